@@ -1,0 +1,2 @@
+//! shimon-fp: the command-line face of the fingerprint engine.
+fn main() {}
