@@ -1,6 +1,15 @@
-//! Extraction: runs the pipeline of stages that turns an image into a template.
+//! Extraction: runs the pipeline of stages that turns an image into a template, and rates the
+//! quality of each minutia and of the whole impression.
 
-use crate::{FingerprintImage, Template};
+use crate::filtering::drop_border_and_clusters;
+use crate::minutiae::SkeletonGraph;
+use crate::orientation::{block_tensors, orientation_field, OrientationField};
+use crate::params::{
+    BLOCK_SIZE_PX, MAX_MINUTIAE, QUALITY_FULL_AREA_BLOCKS, QUALITY_GOOD_COHERENCE, QUALITY_POOR_COHERENCE,
+};
+use crate::plane::Plane;
+use crate::{binarisation, enhancement, frequency, resample, segmentation, thinning};
+use crate::{FingerprintImage, Minutia, Template};
 
 /// Why no template could be made from an image.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -34,6 +43,81 @@ pub fn extract(image: &FingerprintImage) -> Result<Template, ExtractError> {
 }
 
 /// Extracts a template and keeps the intermediate maps.
-pub fn extract_with_details(_image: &FingerprintImage) -> Result<Extraction, ExtractError> {
-    Err(ExtractError::NoFinger) // PLACEHOLDER: the pipeline is being written
+pub fn extract_with_details(image: &FingerprintImage) -> Result<Extraction, ExtractError> {
+    let grey = resample::to_internal_resolution(image);
+    let tensors = block_tensors(&grey);
+    let foreground = segmentation::foreground_blocks(&tensors).ok_or(ExtractError::NoFinger)?;
+    let orientation = orientation_field(&tensors, &foreground);
+    let periods = frequency::ridge_periods(&grey, &orientation, &foreground);
+    let enhanced = enhancement::enhance(&grey, &orientation, &periods, &foreground);
+    let ridges = binarisation::binarise(&enhanced, &foreground);
+    let skeleton = thinning::thin(&ridges);
+
+    let mut graph = SkeletonGraph::trace(&skeleton);
+    graph.remove_false_structures(&|x, y| orientation.at_pixel(x, y));
+    let inside = |x: f32, y: f32| -> bool {
+        x >= 0.0
+            && y >= 0.0
+            && foreground
+                .get((x / BLOCK_SIZE_PX as f32) as isize, (y / BLOCK_SIZE_PX as f32) as isize)
+                .unwrap_or(false)
+    };
+    let found = drop_border_and_clusters(graph.minutiae(), &inside);
+
+    let mut minutiae: Vec<Minutia> = found
+        .into_iter()
+        .map(|(x, y, angle, kind)| Minutia {
+            x: x.round() as u16,
+            y: y.round() as u16,
+            angle,
+            kind,
+            quality: minutia_quality(&orientation, x, y),
+        })
+        .collect();
+    // Keep the most reliable ones when there are too many; order is then by position, so that the
+    // same image always gives the same template.
+    minutiae.sort_by(|a, b| b.quality.cmp(&a.quality).then(a.y.cmp(&b.y)).then(a.x.cmp(&b.x)));
+    minutiae.truncate(MAX_MINUTIAE);
+    minutiae.sort_by(|a, b| a.y.cmp(&b.y).then(a.x.cmp(&b.x)));
+
+    let template = Template {
+        width: grey.width as u16,
+        height: grey.height as u16,
+        quality: image_quality(&orientation, &foreground),
+        minutiae,
+    };
+    Ok(Extraction {
+        template,
+        block_size_px: BLOCK_SIZE_PX as u32,
+        blocks_wide: foreground.width as u32,
+        blocks_high: foreground.height as u32,
+        foreground: foreground.data,
+        skeleton: skeleton.data,
+    })
+}
+
+/// 0..100 from a coherence, linear between the poor and good levels.
+fn coherence_score(c: f32) -> f32 {
+    ((c - QUALITY_POOR_COHERENCE) / (QUALITY_GOOD_COHERENCE - QUALITY_POOR_COHERENCE)).clamp(0.0, 1.0) * 100.0
+}
+
+fn minutia_quality(orientation: &OrientationField, x: f32, y: f32) -> u8 {
+    let c = orientation.coherence.clamped((x / BLOCK_SIZE_PX as f32) as isize, (y / BLOCK_SIZE_PX as f32) as isize);
+    coherence_score(c).round() as u8
+}
+
+/// Quality of the impression: how clear its ridge flow is, scaled down when little finger shows.
+fn image_quality(orientation: &OrientationField, foreground: &Plane<bool>) -> u8 {
+    let (mut sum, mut count) = (0.0f32, 0usize);
+    for (c, &fg) in orientation.coherence.data.iter().zip(&foreground.data) {
+        if fg {
+            sum += coherence_score(*c);
+            count += 1;
+        }
+    }
+    if count == 0 {
+        return 0;
+    }
+    let area = (count as f32 / QUALITY_FULL_AREA_BLOCKS as f32).min(1.0);
+    (sum / count as f32 * area).round() as u8
 }

@@ -15,3 +15,80 @@ pub const MIN_IMAGE_SIDE_MM: f32 = 4.0;
 pub const MAX_IMAGE_SIDE_PX: u32 = 4096;
 /// Most minutiae a template may hold.
 pub const MAX_MINUTIAE: usize = 255;
+
+/// Side of the square blocks in which orientation, frequency and the foreground are estimated, px.
+pub const BLOCK_SIZE_PX: usize = 8;
+
+/// Segmentation: blocks whose gradient strength (RMS, grey levels per pixel, smoothed) is below
+/// this fraction of the reference strength are background.
+pub const SEGMENTATION_RELATIVE_THRESHOLD: f32 = 0.25;
+/// Segmentation: the reference strength is this percentile of all blocks' strengths.
+pub const SEGMENTATION_REFERENCE_PERCENTILE: f32 = 0.95;
+/// Segmentation: an image whose reference strength (RMS gradient, grey levels) is below this is blank.
+pub const SEGMENTATION_MIN_ENERGY: f32 = 8.0;
+/// Segmentation: smoothing of the block strengths, in blocks.
+pub const SEGMENTATION_SMOOTHING_SIGMA_BLOCKS: f32 = 1.0;
+/// Segmentation: fewest foreground blocks that make a usable finger (about 5 mm x 5 mm).
+pub const SEGMENTATION_MIN_FOREGROUND_BLOCKS: usize = 16;
+
+/// Orientation: Gaussian smoothing of the structure tensor, in blocks.
+pub const ORIENTATION_SMOOTHING_SIGMA_BLOCKS: f32 = 1.5;
+
+/// Shortest ridge period accepted, px (about 0.2 mm).
+pub const MIN_RIDGE_PERIOD_PX: f32 = 4.0;
+/// Longest ridge period accepted, px (about 0.8 mm).
+pub const MAX_RIDGE_PERIOD_PX: f32 = 16.0;
+/// Period assumed where none can be measured, px.
+pub const TYPICAL_RIDGE_PERIOD_PX: f32 = 9.0;
+/// Frequency: length of the profile taken across the ridges, px.
+pub const FREQUENCY_PROFILE_LENGTH_PX: usize = 40;
+/// Frequency: width of the band summed along the ridges into each profile sample, px.
+pub const FREQUENCY_PROFILE_WIDTH_PX: usize = 9;
+/// Frequency: the autocorrelation peak must reach this fraction of the zero-lag value.
+pub const FREQUENCY_MIN_PEAK_CORRELATION: f32 = 0.2;
+/// Frequency: smoothing of the period map, in blocks.
+pub const FREQUENCY_SMOOTHING_SIGMA_BLOCKS: f32 = 1.5;
+
+/// Enhancement: orientations the filters are tuned to (over 180 degrees).
+pub const ENHANCEMENT_ORIENTATION_BINS: usize = 24;
+/// Enhancement: ridge periods the filters are tuned to are this far apart, px.
+pub const ENHANCEMENT_PERIOD_STEP_PX: f32 = 0.5;
+/// Enhancement: Gaussian smoothing along the ridge, px.
+pub const ENHANCEMENT_ALONG_SIGMA_PX: f32 = 4.0;
+/// Enhancement: width of the Gabor envelope across the ridge, in ridge periods.
+pub const ENHANCEMENT_ACROSS_SIGMA_PERIODS: f32 = 0.5;
+
+/// Binarisation: ridge or valley regions smaller than this many pixels are noise and are flipped.
+pub const BINARY_MIN_REGION_PX: usize = 40;
+
+/// Minutiae: a minutia's direction is taken towards the point this far along its ridge, px.
+pub const DIRECTION_TRACE_PX: f32 = 10.0;
+
+/// Filtering: a ridge from a fork to a free end no longer than this is a spur, px of ridge.
+pub const SPUR_MAX_LENGTH_PX: usize = 12;
+/// Filtering: two forks joined by two ridges no longer than this enclose a lake (or pore), px.
+pub const LAKE_MAX_LENGTH_PX: usize = 20;
+/// Filtering: a ridge joining two forks no longer than this may be a bridge, px.
+pub const BRIDGE_MAX_LENGTH_PX: usize = 12;
+/// Filtering: ... if it crosses the ridge flow at least at this angle, radians (45 degrees).
+pub const BRIDGE_MIN_ANGLE_RAD: f32 = std::f32::consts::FRAC_PI_4;
+/// Filtering: two free ends at most this far apart, facing each other, are a broken ridge, px.
+pub const BREAK_MAX_GAP_PX: f32 = 15.0;
+/// Filtering: how far a free end may point away from the other end of a break, radians (40 degrees).
+pub const BREAK_ANGLE_TOLERANCE_RAD: f32 = 0.7;
+/// Filtering: a ridge with two free ends no longer than this is a fragment, px.
+pub const FRAGMENT_MAX_LENGTH_PX: usize = 20;
+/// Filtering: minutiae closer than this to the edge of the finger are dropped, px.
+pub const BORDER_MARGIN_PX: f32 = 14.0;
+/// Filtering: a minutia with more than [`CLUSTER_MAX_NEIGHBOURS`] others within this radius is
+/// noise, px.
+pub const CLUSTER_RADIUS_PX: f32 = 12.0;
+/// Filtering: see [`CLUSTER_RADIUS_PX`].
+pub const CLUSTER_MAX_NEIGHBOURS: usize = 2;
+
+/// Quality: orientation coherence at or below which ridges count as unreadable.
+pub const QUALITY_POOR_COHERENCE: f32 = 0.2;
+/// Quality: orientation coherence at or above which ridges count as perfectly clear.
+pub const QUALITY_GOOD_COHERENCE: f32 = 0.7;
+/// Quality: foreground blocks for full marks on area (about 12 mm x 12 mm).
+pub const QUALITY_FULL_AREA_BLOCKS: usize = 576;

@@ -1,0 +1,61 @@
+//! Resampling: brings an image of any supported resolution to the engine's internal resolution, so
+//! every later stage and every parameter works in one unit of length.
+
+use crate::params::INTERNAL_DPI;
+use crate::plane::Plane;
+use crate::FingerprintImage;
+
+/// The image at [`INTERNAL_DPI`], as floating-point grey levels 0..255.
+pub(crate) fn to_internal_resolution(image: &FingerprintImage) -> Plane<f32> {
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    let source = Plane { width: w, height: h, data: image.pixels().iter().map(|&p| p as f32).collect() };
+    if image.dpi() == INTERNAL_DPI {
+        return source;
+    }
+    let scale = INTERNAL_DPI as f32 / image.dpi() as f32;
+    let out_w = ((w as f32 * scale).round() as usize).max(1);
+    let out_h = ((h as f32 * scale).round() as usize).max(1);
+    // When shrinking, average over the source footprint of each output pixel first, so that fine
+    // detail does not alias; when enlarging, bilinear interpolation is enough.
+    let smoothed = if scale < 1.0 { box_blur(&source, (0.5 / scale).floor() as usize) } else { source };
+    let mut out = Plane::filled(out_w, out_h, 0.0f32);
+    for y in 0..out_h {
+        let sy = (y as f32 + 0.5) / scale - 0.5;
+        for x in 0..out_w {
+            let sx = (x as f32 + 0.5) / scale - 0.5;
+            *out.at_mut(x, y) = smoothed.sample(sx, sy);
+        }
+    }
+    out
+}
+
+/// Mean over a `(2r+1)`-square window, clamped at the edges; `r == 0` returns the input.
+pub(crate) fn box_blur(plane: &Plane<f32>, r: usize) -> Plane<f32> {
+    if r == 0 {
+        return plane.clone();
+    }
+    let (w, h) = (plane.width, plane.height);
+    let r = r as isize;
+    let norm = 1.0 / (2 * r + 1) as f32;
+    let mut horizontal = Plane::filled(w, h, 0.0f32);
+    for y in 0..h {
+        for x in 0..w {
+            let mut sum = 0.0;
+            for dx in -r..=r {
+                sum += plane.clamped(x as isize + dx, y as isize);
+            }
+            *horizontal.at_mut(x, y) = sum * norm;
+        }
+    }
+    let mut out = Plane::filled(w, h, 0.0f32);
+    for y in 0..h {
+        for x in 0..w {
+            let mut sum = 0.0;
+            for dy in -r..=r {
+                sum += horizontal.clamped(x as isize, y as isize + dy);
+            }
+            *out.at_mut(x, y) = sum * norm;
+        }
+    }
+    out
+}
