@@ -19,8 +19,18 @@ pub mod template;
 pub use image::{FingerprintImage, ImageError};
 pub use template::{Minutia, MinutiaKind, Template, TemplateError};
 
-mod extraction;
+mod binarisation;
 mod comparison;
+mod enhancement;
+mod extraction;
+mod filtering;
+mod frequency;
+mod minutiae;
+mod orientation;
+mod plane;
+mod resample;
+mod segmentation;
+mod thinning;
 
 pub use comparison::{compare, Probe};
 pub use extraction::{extract, extract_with_details, ExtractError, Extraction};
