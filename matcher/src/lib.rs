@@ -17,6 +17,7 @@ pub mod params;
 pub mod template;
 
 pub use image::{FingerprintImage, ImageError};
+pub use iso::IsoError;
 pub use template::{Minutia, MinutiaKind, Template, TemplateError};
 
 mod binarisation;
