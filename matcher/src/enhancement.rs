@@ -47,8 +47,8 @@ pub(crate) fn enhance(
             let theta = orientation.at_pixel(x as f32, y as f32);
             orientation_bin[y * w + x] = ((theta / PI * bins as f32).round() as usize % bins) as u16;
             let p = ridge_periods_at_pixel(periods, x as f32, y as f32);
-            period_bin[y * w + x] = (((p - MIN_RIDGE_PERIOD_PX) / ENHANCEMENT_PERIOD_STEP_PX).round() as usize)
-                .min(period_bins - 1) as u16;
+            period_bin[y * w + x] =
+                (((p - MIN_RIDGE_PERIOD_PX) / ENHANCEMENT_PERIOD_STEP_PX).round() as usize).min(period_bins - 1) as u16;
         }
     }
 
@@ -56,7 +56,13 @@ pub(crate) fn enhance(
     let along: Vec<Vec<Tap>> = (0..bins)
         .map(|o| {
             let theta = o as f32 * PI / bins as f32;
-            line_taps(theta, along_reach, stride, |t| (-t * t / (2.0 * ENHANCEMENT_ALONG_SIGMA_PX.powi(2))).exp(), false)
+            line_taps(
+                theta,
+                along_reach,
+                stride,
+                |t| (-t * t / (2.0 * ENHANCEMENT_ALONG_SIGMA_PX.powi(2))).exp(),
+                false,
+            )
         })
         .collect();
     let across: Vec<Vec<Vec<Tap>>> = (0..bins)
@@ -146,7 +152,13 @@ fn line_taps(angle: f32, reach: isize, stride: isize, weight: impl Fn(f32) -> f3
         let sum = weights.iter().sum::<f32>().max(1e-6);
         weights.iter_mut().for_each(|w| *w /= sum);
     }
-    taps.iter().zip(weights).map(|(&(dx, dy, _), weight)| Tap { offset: dy * stride + dx, weight }).collect()
+    taps.iter()
+        .zip(weights)
+        .map(|(&(dx, dy, _), weight)| Tap {
+            offset: dy * stride + dx,
+            weight,
+        })
+        .collect()
 }
 
 /// The image with `pad` pixels of replicated edge on every side, row-major.

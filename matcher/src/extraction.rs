@@ -102,7 +102,9 @@ fn coherence_score(c: f32) -> f32 {
 }
 
 fn minutia_quality(orientation: &OrientationField, x: f32, y: f32) -> u8 {
-    let c = orientation.coherence.clamped((x / BLOCK_SIZE_PX as f32) as isize, (y / BLOCK_SIZE_PX as f32) as isize);
+    let c = orientation
+        .coherence
+        .clamped((x / BLOCK_SIZE_PX as f32) as isize, (y / BLOCK_SIZE_PX as f32) as isize);
     coherence_score(c).round() as u8
 }
 

@@ -63,7 +63,12 @@ impl SkeletonGraph {
         self.kill_ridge(r2);
         self.nodes[n].alive = false;
         let id = self.ridges.len();
-        self.ridges.push(crate::minutiae::Ridge { from: a, to: b, path, alive: true });
+        self.ridges.push(crate::minutiae::Ridge {
+            from: a,
+            to: b,
+            path,
+            alive: true,
+        });
         self.nodes[a].ridges.push(id);
         self.nodes[b].ridges.push(id);
     }
@@ -148,7 +153,9 @@ impl SkeletonGraph {
 
     /// Joins pairs of free ends that face each other across a small gap.
     fn join_breaks(&mut self) {
-        let ends: Vec<usize> = (0..self.nodes.len()).filter(|&n| self.nodes[n].alive && self.degree(n) == 1).collect();
+        let ends: Vec<usize> = (0..self.nodes.len())
+            .filter(|&n| self.nodes[n].alive && self.degree(n) == 1)
+            .collect();
         let mut used = vec![false; self.nodes.len()];
         for (i, &a) in ends.iter().enumerate() {
             if used[a] {
@@ -192,7 +199,12 @@ impl SkeletonGraph {
                 self.nodes[a].alive = false;
                 self.nodes[b].alive = false;
                 let id = self.ridges.len();
-                self.ridges.push(crate::minutiae::Ridge { from: far_a, to: far_b, path, alive: true });
+                self.ridges.push(crate::minutiae::Ridge {
+                    from: far_a,
+                    to: far_b,
+                    path,
+                    alive: true,
+                });
                 self.nodes[far_a].ridges.push(id);
                 self.nodes[far_b].ridges.push(id);
             }

@@ -10,7 +10,11 @@ use crate::params::{
 use crate::plane::Plane;
 
 /// Ridge period per block, pixels; every foreground block has a value in the allowed range.
-pub(crate) fn ridge_periods(image: &Plane<f32>, orientation: &OrientationField, foreground: &Plane<bool>) -> Plane<f32> {
+pub(crate) fn ridge_periods(
+    image: &Plane<f32>,
+    orientation: &OrientationField,
+    foreground: &Plane<bool>,
+) -> Plane<f32> {
     let (bw, bh) = (foreground.width, foreground.height);
     let mut period = Plane::filled(bw, bh, 0.0f32);
     let mut valid = Plane::filled(bw, bh, false);
@@ -59,7 +63,11 @@ pub(crate) fn ridge_periods(image: &Plane<f32>, orientation: &OrientationField, 
     };
     let mut smooth = masked_smooth(&filled, foreground, FREQUENCY_SMOOTHING_SIGMA_BLOCKS);
     for v in &mut smooth.data {
-        *v = if *v <= 0.0 { TYPICAL_RIDGE_PERIOD_PX } else { v.clamp(MIN_RIDGE_PERIOD_PX, MAX_RIDGE_PERIOD_PX) };
+        *v = if *v <= 0.0 {
+            TYPICAL_RIDGE_PERIOD_PX
+        } else {
+            v.clamp(MIN_RIDGE_PERIOD_PX, MAX_RIDGE_PERIOD_PX)
+        };
     }
     smooth
 }
@@ -69,7 +77,8 @@ fn period_of(profile: &mut [f32]) -> Option<f32> {
     let n = profile.len();
     let mean = profile.iter().sum::<f32>() / n as f32;
     profile.iter_mut().for_each(|p| *p -= mean);
-    let ac = |lag: usize| -> f32 { (0..n - lag).map(|i| profile[i] * profile[i + lag]).sum::<f32>() / (n - lag) as f32 };
+    let ac =
+        |lag: usize| -> f32 { (0..n - lag).map(|i| profile[i] * profile[i + lag]).sum::<f32>() / (n - lag) as f32 };
     let zero = ac(0);
     if zero <= 1e-3 {
         return None;
@@ -91,7 +100,11 @@ fn period_of(profile: &mut [f32]) -> Option<f32> {
     // Parabolic refinement of the peak position.
     let (a, b, c) = (values[lag - 1], values[lag], values[lag + 1]);
     let denom = a - 2.0 * b + c;
-    let offset = if denom.abs() > 1e-6 { (0.5 * (a - c) / denom).clamp(-0.5, 0.5) } else { 0.0 };
+    let offset = if denom.abs() > 1e-6 {
+        (0.5 * (a - c) / denom).clamp(-0.5, 0.5)
+    } else {
+        0.0
+    };
     let p = lag as f32 + offset;
     (MIN_RIDGE_PERIOD_PX..=MAX_RIDGE_PERIOD_PX).contains(&p).then_some(p)
 }

@@ -25,7 +25,9 @@ pub enum ImageError {
         dpi: u32,
     },
     /// The image is too small to hold a usable part of a finger.
-    #[error("image {width}x{height} px at {dpi} dpi is too small: each side must cover at least {MIN_IMAGE_SIDE_MM} mm")]
+    #[error(
+        "image {width}x{height} px at {dpi} dpi is too small: each side must cover at least {MIN_IMAGE_SIDE_MM} mm"
+    )]
     TooSmall {
         /// Width in pixels.
         width: u32,
@@ -70,13 +72,23 @@ impl FingerprintImage {
         }
         let expected = width as usize * height as usize;
         if pixels.len() != expected {
-            return Err(ImageError::BufferSize { width, height, expected, actual: pixels.len() });
+            return Err(ImageError::BufferSize {
+                width,
+                height,
+                expected,
+                actual: pixels.len(),
+            });
         }
         let min_side_px = (MIN_IMAGE_SIDE_MM * dpi as f32 / 25.4).ceil() as u32;
         if width < min_side_px || height < min_side_px {
             return Err(ImageError::TooSmall { width, height, dpi });
         }
-        Ok(Self { width, height, dpi, pixels })
+        Ok(Self {
+            width,
+            height,
+            dpi,
+            pixels,
+        })
     }
 
     /// Width in pixels.

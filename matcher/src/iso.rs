@@ -139,9 +139,7 @@ pub enum IsoError {
     },
     /// An ANSI INCITS 378-2004 record: it starts with the same identifier and version, but its
     /// header is laid out differently, and it is not read.
-    #[error(
-        "this is an ANSI INCITS 378-2004 finger minutiae record, not an ISO/IEC 19794-2:2005 one"
-    )]
+    #[error("this is an ANSI INCITS 378-2004 finger minutiae record, not an ISO/IEC 19794-2:2005 one")]
     Ansi378,
     /// The length field disagrees with the number of bytes given, or is shorter than a header.
     #[error("ISO record length field says {declared} bytes, but {actual} bytes were given")]
@@ -170,7 +168,10 @@ pub enum IsoError {
     /// A resolution outside what the engine takes.
     #[error(
         "ISO record resolution {x_px_per_cm}x{y_px_per_cm} px/cm is outside {}..={} px/cm ({}..={} dpi)",
-        MIN_PX_PER_CM, MAX_PX_PER_CM, MIN_DPI, MAX_DPI
+        MIN_PX_PER_CM,
+        MAX_PX_PER_CM,
+        MIN_DPI,
+        MAX_DPI
     )]
     Resolution {
         /// Horizontal resolution, pixels per centimetre.
@@ -216,9 +217,7 @@ pub enum IsoError {
         code: u8,
     },
     /// A minutia outside the image, in the record's own pixels.
-    #[error(
-        "ISO record minutia {index} at ({x}, {y}) px lies outside the {width}x{height} px image"
-    )]
+    #[error("ISO record minutia {index} at ({x}, {y}) px lies outside the {width}x{height} px image")]
     MinutiaOutOfBounds {
         /// Position of the minutia in the finger view, from 0.
         index: usize,
@@ -232,10 +231,7 @@ pub enum IsoError {
         height: u16,
     },
     /// A minutia quality above 100.
-    #[error(
-        "ISO record minutia {index} has quality {quality}, above {}",
-        MAX_QUALITY
-    )]
+    #[error("ISO record minutia {index} has quality {quality}, above {}", MAX_QUALITY)]
     MinutiaQuality {
         /// Position of the minutia in the finger view, from 0.
         index: usize,
@@ -561,8 +557,7 @@ mod tests {
             .map(|_| Minutia {
                 x: rng.below(u64::from(width)) as u16,
                 y: rng.below(u64::from(height)) as u16,
-                angle: (rng.below(1 << 24) as f32 / (1 << 24) as f32 * TAU)
-                    .min(f32::from_bits(TAU.to_bits() - 1)),
+                angle: (rng.below(1 << 24) as f32 / (1 << 24) as f32 * TAU).min(f32::from_bits(TAU.to_bits() - 1)),
                 kind: if rng.below(2) == 0 {
                     MinutiaKind::Ending
                 } else {
@@ -762,10 +757,7 @@ mod tests {
             assert!((0.0..TAU).contains(&angle), "{iso} -> {angle}");
             assert_eq!(iso_angle_units(angle), iso);
         }
-        assert_eq!(
-            iso_angle_units(f32::from_bits(TAU.to_bits() - 1)),
-            iso_angle_units(0.0)
-        );
+        assert_eq!(iso_angle_units(f32::from_bits(TAU.to_bits() - 1)), iso_angle_units(0.0));
         assert_eq!(iso_angle_units(f32::NAN), iso_angle_units(0.0));
     }
 
@@ -778,20 +770,12 @@ mod tests {
             assert_eq!(bytes.len(), 30 + 6 * t.minutiae.len());
             let back = from_iso(&bytes).unwrap();
             back.validate().unwrap();
-            assert_eq!(
-                (back.width, back.height, back.quality),
-                (t.width, t.height, t.quality)
-            );
+            assert_eq!((back.width, back.height, back.quality), (t.width, t.height, t.quality));
             assert_eq!(back.minutiae.len(), t.minutiae.len());
             for (o, d) in t.minutiae.iter().zip(&back.minutiae) {
                 assert_eq!((d.x, d.y, d.kind, d.quality), (o.x, o.y, o.kind, o.quality));
                 let gap = angle_gap(o.angle, d.angle);
-                assert!(
-                    gap <= ISO_ANGLE_ROUND_TRIP_RAD,
-                    "{} -> {}",
-                    o.angle,
-                    d.angle
-                );
+                assert!(gap <= ISO_ANGLE_ROUND_TRIP_RAD, "{} -> {}", o.angle, d.angle);
                 assert!(gap < ISO_ANGLE_UNIT_RAD);
             }
             assert_eq!(to_iso(&back), bytes, "a second trip changes nothing");
@@ -801,20 +785,11 @@ mod tests {
     #[test]
     fn other_resolutions_are_brought_to_500_dpi() {
         // 1000 dpi: halved, exactly.
-        let record = RawRecord::new(
-            800,
-            1000,
-            394,
-            vec![raw(1, 400, 600, 0), raw(2, 799, 999, 0)],
-        );
+        let record = RawRecord::new(800, 1000, 394, vec![raw(1, 400, 600, 0), raw(2, 799, 999, 0)]);
         let t = from_iso(&record.bytes()).unwrap();
         assert_eq!((t.width, t.height), (400, 500));
         assert_eq!((t.minutiae[0].x, t.minutiae[0].y), (200, 300));
-        assert_eq!(
-            (t.minutiae[1].x, t.minutiae[1].y),
-            (399, 499),
-            "kept inside the image"
-        );
+        assert_eq!((t.minutiae[1].x, t.minutiae[1].y), (399, 499), "kept inside the image");
         // 250 dpi (98 px/cm): about doubled.
         let record = RawRecord::new(200, 250, 98, vec![raw(1, 100, 125, 0)]);
         let t = from_iso(&record.bytes()).unwrap();
@@ -832,14 +807,7 @@ mod tests {
 
     #[test]
     fn absurd_resolutions_are_refused() {
-        for (x, y) in [
-            (0, 0),
-            (0, 197),
-            (197, 0),
-            (97, 197),
-            (197, 395),
-            (u16::MAX, u16::MAX),
-        ] {
+        for (x, y) in [(0, 0), (0, 197), (197, 0), (97, 197), (197, 395), (u16::MAX, u16::MAX)] {
             let mut record = RawRecord::new(100, 100, 197, vec![]);
             record.x_px_per_cm = x;
             record.y_px_per_cm = y;
@@ -867,10 +835,7 @@ mod tests {
             })
         );
         let record = RawRecord::new(2100, 100, 98, vec![]);
-        assert!(matches!(
-            from_iso(&record.bytes()),
-            Err(IsoError::ImageTooLarge { .. })
-        ));
+        assert!(matches!(from_iso(&record.bytes()), Err(IsoError::ImageTooLarge { .. })));
         // 8192 px at 1000 dpi is 4096 px at ours.
         assert!(from_iso(&RawRecord::new(8192, 100, 394, vec![]).bytes()).is_ok());
     }
@@ -880,22 +845,14 @@ mod tests {
         for (w, h) in [(0, 100), (100, 0), (0, 0)] {
             assert_eq!(
                 from_iso(&RawRecord::new(w, h, 197, vec![]).bytes()),
-                Err(IsoError::EmptyImage {
-                    width: w,
-                    height: h
-                })
+                Err(IsoError::EmptyImage { width: w, height: h })
             );
         }
     }
 
     #[test]
     fn minutia_types() {
-        let record = RawRecord::new(
-            100,
-            100,
-            197,
-            vec![raw(0, 1, 1, 0), raw(1, 2, 2, 0), raw(2, 3, 3, 0)],
-        );
+        let record = RawRecord::new(100, 100, 197, vec![raw(0, 1, 1, 0), raw(1, 2, 2, 0), raw(2, 3, 3, 0)]);
         let kinds: Vec<_> = from_iso(&record.bytes())
             .unwrap()
             .minutiae
@@ -904,11 +861,7 @@ mod tests {
             .collect();
         assert_eq!(
             kinds,
-            [
-                MinutiaKind::Ending,
-                MinutiaKind::Ending,
-                MinutiaKind::Bifurcation
-            ]
+            [MinutiaKind::Ending, MinutiaKind::Ending, MinutiaKind::Bifurcation]
         );
         let record = RawRecord::new(100, 100, 197, vec![raw(1, 1, 1, 0), raw(3, 2, 2, 0)]);
         assert_eq!(
@@ -944,18 +897,12 @@ mod tests {
     fn qualities_above_100_are_refused() {
         let mut record = RawRecord::new(100, 100, 197, vec![raw(1, 1, 1, 0)]);
         record.views[0].quality = 101;
-        assert_eq!(
-            from_iso(&record.bytes()),
-            Err(IsoError::FingerQuality { quality: 101 })
-        );
+        assert_eq!(from_iso(&record.bytes()), Err(IsoError::FingerQuality { quality: 101 }));
         let mut record = RawRecord::new(100, 100, 197, vec![raw(1, 1, 1, 0), raw(1, 1, 1, 0)]);
         record.views[0].minutiae[1].quality = 255;
         assert_eq!(
             from_iso(&record.bytes()),
-            Err(IsoError::MinutiaQuality {
-                index: 1,
-                quality: 255
-            })
+            Err(IsoError::MinutiaQuality { index: 1, quality: 255 })
         );
     }
 
@@ -1028,13 +975,7 @@ mod tests {
         for declared in [0, 23, 47] {
             let mut bad = bytes.clone();
             bad[8..12].copy_from_slice(&u32::to_be_bytes(declared));
-            assert_eq!(
-                from_iso(&bad),
-                Err(IsoError::RecordLength {
-                    declared,
-                    actual: 48
-                })
-            );
+            assert_eq!(from_iso(&bad), Err(IsoError::RecordLength { declared, actual: 48 }));
         }
         // A hostile length costs nothing.
         let mut bad = bytes.clone();
@@ -1082,16 +1023,10 @@ mod tests {
     fn wrong_identifier_and_version_are_named() {
         let mut bytes = to_iso(&sample());
         bytes[0] = b'X';
-        assert_eq!(
-            from_iso(&bytes),
-            Err(IsoError::NotFingerMinutiae { found: *b"XMR\0" })
-        );
+        assert_eq!(from_iso(&bytes), Err(IsoError::NotFingerMinutiae { found: *b"XMR\0" }));
         let mut bytes = to_iso(&sample());
         bytes[4..8].copy_from_slice(b"030\0");
-        assert_eq!(
-            from_iso(&bytes),
-            Err(IsoError::UnsupportedVersion { found: *b"030\0" })
-        );
+        assert_eq!(from_iso(&bytes), Err(IsoError::UnsupportedVersion { found: *b"030\0" }));
         // Our own format is not an ISO record.
         assert!(matches!(
             from_iso(&sample().to_bytes()),
@@ -1192,9 +1127,6 @@ mod tests {
             "ISO record resolution 0x197 px/cm is outside 98..=394 px/cm (250..=1000 dpi)"
         );
         let e = IsoError::MinutiaType { index: 4, code: 3 };
-        assert_eq!(
-            e.to_string(),
-            "ISO record minutia 4 has reserved type code 0b11"
-        );
+        assert_eq!(e.to_string(), "ISO record minutia 4 has reserved type code 0b11");
     }
 }

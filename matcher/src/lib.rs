@@ -22,14 +22,17 @@ pub use template::{Minutia, MinutiaKind, Template, TemplateError};
 
 mod binarisation;
 mod comparison;
+mod consolidation;
 mod enhancement;
 mod extraction;
 mod filtering;
 mod frequency;
 mod minutiae;
 mod orientation;
+mod pairing;
 mod plane;
 mod resample;
+mod scoring;
 mod segmentation;
 mod thinning;
 

@@ -39,7 +39,11 @@ const NEIGHBOURS: [(isize, isize); 8] = [(0, -1), (1, 0), (0, 1), (-1, 0), (1, -
 /// Crossing number: how many separate line pieces touch the pixel.
 fn crossing_number(skeleton: &Plane<bool>, x: usize, y: usize) -> usize {
     const RING: [(isize, isize); 8] = [(0, -1), (1, -1), (1, 0), (1, 1), (0, 1), (-1, 1), (-1, 0), (-1, -1)];
-    let on = |k: usize| skeleton.get(x as isize + RING[k].0, y as isize + RING[k].1).unwrap_or(false);
+    let on = |k: usize| {
+        skeleton
+            .get(x as isize + RING[k].0, y as isize + RING[k].1)
+            .unwrap_or(false)
+    };
     (0..8).filter(|&k| !on(k) && on((k + 1) % 8)).count()
 }
 
@@ -82,7 +86,12 @@ impl SkeletonGraph {
                     let n = pixels.len() as f32;
                     let cx = pixels.iter().map(|&i| (i % w) as f32).sum::<f32>() / n;
                     let cy = pixels.iter().map(|&i| (i / w) as f32).sum::<f32>() / n;
-                    graph.nodes.push(Node { x: cx, y: cy, ridges: Vec::new(), alive: true });
+                    graph.nodes.push(Node {
+                        x: cx,
+                        y: cy,
+                        ridges: Vec::new(),
+                        alive: true,
+                    });
                     members.push(pixels);
                 }
             }
@@ -93,7 +102,9 @@ impl SkeletonGraph {
             for &start in pixels {
                 let (sx, sy) = ((start % w) as isize, (start / w) as isize);
                 for (dx, dy) in NEIGHBOURS {
-                    let Some(true) = skeleton.get(sx + dx, sy + dy) else { continue };
+                    let Some(true) = skeleton.get(sx + dx, sy + dy) else {
+                        continue;
+                    };
                     let first = (sy + dy) as usize * w + (sx + dx) as usize;
                     if node_of[first] == id || visited[first] {
                         continue;
@@ -116,7 +127,12 @@ impl SkeletonGraph {
 
     fn add_ridge(&mut self, from: usize, to: usize, path: Vec<(u16, u16)>) {
         let id = self.ridges.len();
-        self.ridges.push(Ridge { from, to, path, alive: true });
+        self.ridges.push(Ridge {
+            from,
+            to,
+            path,
+            alive: true,
+        });
         self.nodes[from].ridges.push(id);
         self.nodes[to].ridges.push(id);
     }
@@ -159,10 +175,19 @@ impl SkeletonGraph {
             match node.ridges.as_slice() {
                 &[r] => {
                     // An ending points out of its ridge.
-                    out.push((node.x, node.y, normalise(self.direction_along(r, id) + PI), MinutiaKind::Ending));
+                    out.push((
+                        node.x,
+                        node.y,
+                        normalise(self.direction_along(r, id) + PI),
+                        MinutiaKind::Ending,
+                    ));
                 }
                 &[a, b, c] => {
-                    let d = [self.direction_along(a, id), self.direction_along(b, id), self.direction_along(c, id)];
+                    let d = [
+                        self.direction_along(a, id),
+                        self.direction_along(b, id),
+                        self.direction_along(c, id),
+                    ];
                     // The stem is the branch farthest in angle from the other two.
                     let stem = (0..3)
                         .max_by(|&i, &j| {
@@ -203,7 +228,9 @@ fn follow(
         let mut next_node = None;
         let mut next_line = None;
         for (dx, dy) in NEIGHBOURS {
-            let Some(true) = skeleton.get(cx + dx, cy + dy) else { continue };
+            let Some(true) = skeleton.get(cx + dx, cy + dy) else {
+                continue;
+            };
             let j = (cy + dy) as usize * w + (cx + dx) as usize;
             if j == prev {
                 continue;

@@ -53,7 +53,9 @@ pub(crate) struct OrientationField {
 /// Gaussian weights for offsets `-r..=r` with the given sigma.
 pub(crate) fn gaussian_kernel(sigma: f32) -> Vec<f32> {
     let r = (2.5 * sigma).ceil() as isize;
-    (-r..=r).map(|i| (-(i * i) as f32 / (2.0 * sigma * sigma)).exp()).collect()
+    (-r..=r)
+        .map(|i| (-(i * i) as f32 / (2.0 * sigma * sigma)).exp())
+        .collect()
 }
 
 /// Separable Gaussian smoothing of a block map, counting only blocks where `mask` is set and
@@ -114,7 +116,11 @@ pub(crate) fn orientation_field(tensors: &BlockTensors, foreground: &Plane<bool>
             ridge += PI;
         }
         angle.data[i] = ridge;
-        coherence.data[i] = if e.data[i] > 1e-6 { (c.data[i].hypot(s.data[i]) / e.data[i]).min(1.0) } else { 0.0 };
+        coherence.data[i] = if e.data[i] > 1e-6 {
+            (c.data[i].hypot(s.data[i]) / e.data[i]).min(1.0)
+        } else {
+            0.0
+        };
     }
     OrientationField { angle, coherence }
 }

@@ -92,3 +92,17 @@ pub const QUALITY_POOR_COHERENCE: f32 = 0.2;
 pub const QUALITY_GOOD_COHERENCE: f32 = 0.7;
 /// Quality: foreground blocks for full marks on area (about 12 mm x 12 mm).
 pub const QUALITY_FULL_AREA_BLOCKS: usize = 576;
+
+/// Comparison: edges are drawn from each minutia to at most this many nearest neighbours.
+pub const NEIGHBOURS_PER_MINUTIA: usize = 10;
+/// Comparison: edges longer than this are not drawn, px.
+pub const MAX_EDGE_LENGTH_PX: f32 = 150.0;
+/// Comparison: two edges match if their lengths differ by at most this many px ...
+pub const EDGE_LENGTH_TOLERANCE_PX: f32 = 6.0;
+/// ... plus this fraction of their length (skin stretches).
+pub const EDGE_LENGTH_TOLERANCE_FRACTION: f32 = 0.08;
+/// Comparison: and each minutia's direction relative to the edge differs by at most this, radians
+/// (about 25 degrees).
+pub const EDGE_ANGLE_TOLERANCE_RAD: f32 = 0.44;
+/// Comparison: pairings are grown from this many of the best root pairs.
+pub const ROOT_CANDIDATES: usize = 24;

@@ -12,7 +12,11 @@ pub(crate) struct Plane<T> {
 impl<T: Copy> Plane<T> {
     /// A plane filled with one value.
     pub fn filled(width: usize, height: usize, value: T) -> Self {
-        Self { width, height, data: vec![value; width * height] }
+        Self {
+            width,
+            height,
+            data: vec![value; width * height],
+        }
     }
 
     /// The value at column `x`, row `y` (must be inside).

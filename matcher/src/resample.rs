@@ -8,7 +8,11 @@ use crate::FingerprintImage;
 /// The image at [`INTERNAL_DPI`], as floating-point grey levels 0..255.
 pub(crate) fn to_internal_resolution(image: &FingerprintImage) -> Plane<f32> {
     let (w, h) = (image.width() as usize, image.height() as usize);
-    let source = Plane { width: w, height: h, data: image.pixels().iter().map(|&p| p as f32).collect() };
+    let source = Plane {
+        width: w,
+        height: h,
+        data: image.pixels().iter().map(|&p| p as f32).collect(),
+    };
     if image.dpi() == INTERNAL_DPI {
         return source;
     }
@@ -17,7 +21,11 @@ pub(crate) fn to_internal_resolution(image: &FingerprintImage) -> Plane<f32> {
     let out_h = ((h as f32 * scale).round() as usize).max(1);
     // When shrinking, average over the source footprint of each output pixel first, so that fine
     // detail does not alias; when enlarging, bilinear interpolation is enough.
-    let smoothed = if scale < 1.0 { box_blur(&source, (0.5 / scale).floor() as usize) } else { source };
+    let smoothed = if scale < 1.0 {
+        box_blur(&source, (0.5 / scale).floor() as usize)
+    } else {
+        source
+    };
     let mut out = Plane::filled(out_w, out_h, 0.0f32);
     for y in 0..out_h {
         let sy = (y as f32 + 0.5) / scale - 0.5;

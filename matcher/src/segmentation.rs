@@ -17,7 +17,12 @@ pub(crate) fn foreground_blocks(tensors: &BlockTensors) -> Option<Plane<bool>> {
     let mean_energy = Plane {
         width: w,
         height: h,
-        data: tensors.energy.data.iter().map(|e| (e / pixels_per_block).sqrt()).collect(),
+        data: tensors
+            .energy
+            .data
+            .iter()
+            .map(|e| (e / pixels_per_block).sqrt())
+            .collect(),
     };
     let smooth = masked_smooth(&mean_energy, &all, SEGMENTATION_SMOOTHING_SIGMA_BLOCKS);
     let mut sorted = smooth.data.clone();
@@ -27,7 +32,11 @@ pub(crate) fn foreground_blocks(tensors: &BlockTensors) -> Option<Plane<bool>> {
         return None;
     }
     let threshold = (reference * SEGMENTATION_RELATIVE_THRESHOLD).max(SEGMENTATION_MIN_ENERGY);
-    let mut mask = Plane { width: w, height: h, data: smooth.data.iter().map(|&e| e >= threshold).collect() };
+    let mut mask = Plane {
+        width: w,
+        height: h,
+        data: smooth.data.iter().map(|&e| e >= threshold).collect(),
+    };
     for _ in 0..2 {
         mask = majority_vote(&mask);
     }

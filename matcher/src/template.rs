@@ -139,10 +139,7 @@ pub enum TemplateError {
         max: usize,
     },
     /// Width or height is 0 or larger than [`MAX_IMAGE_SIDE_PX`].
-    #[error(
-        "image size {width}x{height} px is outside 1..={} px a side",
-        MAX_IMAGE_SIDE_PX
-    )]
+    #[error("image size {width}x{height} px is outside 1..={} px a side", MAX_IMAGE_SIDE_PX)]
     BadImageSize {
         /// Width, pixels.
         width: u16,
@@ -463,11 +460,7 @@ mod tests {
         assert_eq!(decoded.minutiae.len(), original.minutiae.len());
         for (o, d) in original.minutiae.iter().zip(&decoded.minutiae) {
             assert_eq!((d.x, d.y, d.kind, d.quality), (o.x, o.y, o.kind, o.quality));
-            assert!(
-                (0.0..TAU).contains(&d.angle),
-                "decoded angle {} out of range",
-                d.angle
-            );
+            assert!((0.0..TAU).contains(&d.angle), "decoded angle {} out of range", d.angle);
             assert!(
                 angle_gap(o.angle, d.angle) <= ANGLE_ROUND_TRIP_RAD,
                 "{} -> {}",
@@ -741,10 +734,7 @@ mod tests {
                     height: 400
                 })
             );
-            assert_eq!(
-                t.validate(),
-                Template::from_bytes(&t.to_bytes()).map(|_| ())
-            );
+            assert_eq!(t.validate(), Template::from_bytes(&t.to_bytes()).map(|_| ()));
         }
     }
 
@@ -772,17 +762,11 @@ mod tests {
         t.minutiae[0].quality = 255;
         assert_eq!(
             Template::from_bytes(&t.to_bytes()),
-            Err(TemplateError::BadMinutiaQuality {
-                index: 0,
-                quality: 255
-            })
+            Err(TemplateError::BadMinutiaQuality { index: 0, quality: 255 })
         );
         assert_eq!(
             t.validate(),
-            Err(TemplateError::BadMinutiaQuality {
-                index: 0,
-                quality: 255
-            })
+            Err(TemplateError::BadMinutiaQuality { index: 0, quality: 255 })
         );
     }
 
@@ -798,10 +782,7 @@ mod tests {
                 max: MAX_MINUTIAE
             })
         );
-        assert_eq!(
-            Template::from_bytes(&t.to_bytes()).map(|_| ()),
-            t.validate()
-        );
+        assert_eq!(Template::from_bytes(&t.to_bytes()).map(|_| ()), t.validate());
     }
 
     #[test]
@@ -819,10 +800,7 @@ mod tests {
     #[test]
     fn errors_say_what_was_wrong() {
         let e = Template::from_bytes(&header_with_count(u16::MAX, 0)).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "template has 65535 minutiae, more than the 255 allowed"
-        );
+        assert_eq!(e.to_string(), "template has 65535 minutiae, more than the 255 allowed");
         let e = TemplateError::UnsupportedVersion { version: 9 };
         assert_eq!(
             e.to_string(),

@@ -38,7 +38,11 @@ pub(crate) fn thin(ridges: &Plane<bool>) -> Plane<bool> {
         }
         candidates.retain(|&i| img[i] == 1);
     }
-    Plane { width: w, height: h, data: img.iter().map(|&v| v == 1).collect() }
+    Plane {
+        width: w,
+        height: h,
+        data: img.iter().map(|&v| v == 1).collect(),
+    }
 }
 
 /// The 8 neighbours as bits, clockwise from north: N, NE, E, SE, S, SW, W, NW.
@@ -56,7 +60,11 @@ fn deletion_table(pass: usize) -> [bool; 256] {
         let count: u8 = p.iter().sum();
         let transitions = (0..8).filter(|&k| p[k] == 0 && p[(k + 1) % 8] == 1).count();
         let (n, e, s, wst) = (p[0], p[2], p[4], p[6]);
-        let cond = if pass == 0 { n * e * s == 0 && e * s * wst == 0 } else { n * e * wst == 0 && n * s * wst == 0 };
+        let cond = if pass == 0 {
+            n * e * s == 0 && e * s * wst == 0
+        } else {
+            n * e * wst == 0 && n * s * wst == 0
+        };
         *entry = (2..=6).contains(&count) && transitions == 1 && cond;
     }
     table

@@ -1,0 +1,112 @@
+//! Consolidation, the second comparison stage: from one root pair it grows a pairing of the two
+//! fingerprints edge by edge, always taking next the best-agreeing edge that leads from an already
+//! paired minutia to an unpaired one. Because every step only compares nearby minutiae, the pairing
+//! bends with the skin's elastic distortion instead of demanding one rigid alignment of the prints.
+
+use crate::pairing::{edge_mismatch, length_tolerance, EdgeTable};
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+/// The pairing grown from one root.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Pairing {
+    /// Paired minutiae, `(probe index, candidate index)`, root first.
+    pub pairs: Vec<(u16, u16)>,
+    /// Edges between paired minutiae that agree in both prints, beyond those that grew the pairing.
+    pub supporting_edges: u32,
+    /// Sum of the mismatches of the edges that grew the pairing.
+    pub mismatch: f32,
+}
+
+const NONE: u16 = u16::MAX;
+
+/// An edge pair waiting in the queue, ordered so that the smallest mismatch comes out first.
+#[derive(Debug, Clone, Copy)]
+struct Step {
+    mismatch: f32,
+    probe: u16,
+    candidate: u16,
+}
+
+impl PartialEq for Step {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Step {}
+impl PartialOrd for Step {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Step {
+    fn cmp(&self, other: &Self) -> Ordering {
+        other
+            .mismatch
+            .total_cmp(&self.mismatch)
+            .then(other.probe.cmp(&self.probe))
+            .then(other.candidate.cmp(&self.candidate))
+    }
+}
+
+/// Reusable buffers, so that comparing against many candidates does not allocate each time.
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    probe_to_candidate: Vec<u16>,
+    candidate_to_probe: Vec<u16>,
+    queue: BinaryHeap<Step>,
+}
+
+/// Grows the pairing from `root`.
+pub(crate) fn grow(probe: &EdgeTable, candidate: &EdgeTable, root: (u16, u16), scratch: &mut Scratch) -> Pairing {
+    scratch.probe_to_candidate.clear();
+    scratch.probe_to_candidate.resize(probe.points.len(), NONE);
+    scratch.candidate_to_probe.clear();
+    scratch.candidate_to_probe.resize(candidate.points.len(), NONE);
+    scratch.queue.clear();
+    let mut pairing = Pairing::default();
+    scratch.queue.push(Step {
+        mismatch: 0.0,
+        probe: root.0,
+        candidate: root.1,
+    });
+    while let Some(step) = scratch.queue.pop() {
+        let (p, c) = (step.probe, step.candidate);
+        if scratch.probe_to_candidate[p as usize] != NONE || scratch.candidate_to_probe[c as usize] != NONE {
+            continue;
+        }
+        scratch.probe_to_candidate[p as usize] = c;
+        scratch.candidate_to_probe[c as usize] = p;
+        pairing.pairs.push((p, c));
+        pairing.mismatch += step.mismatch;
+        // Offer every edge leaving the new pair that agrees in both prints.
+        let (pe, ce) = (&probe.edges[p as usize], &candidate.edges[c as usize]);
+        let mut k = 0;
+        for e in pe {
+            let tol = length_tolerance(e.length);
+            while k < ce.len() && ce[k].length < e.length - tol {
+                k += 1;
+            }
+            for f in &ce[k..] {
+                if f.length > e.length + tol {
+                    break;
+                }
+                let Some(m) = edge_mismatch(e, f) else { continue };
+                let (pt, ct) = (
+                    scratch.probe_to_candidate[e.to as usize],
+                    scratch.candidate_to_probe[f.to as usize],
+                );
+                if pt == NONE && ct == NONE {
+                    scratch.queue.push(Step {
+                        mismatch: m,
+                        probe: e.to,
+                        candidate: f.to,
+                    });
+                } else if pt == f.to {
+                    pairing.supporting_edges += 1;
+                }
+            }
+        }
+    }
+    pairing
+}
