@@ -1,0 +1,99 @@
+//! Accuracy on real fingerprints: runs the evaluation protocol on the six FVC databases in the
+//! shared folder and fails if any EER (all cross-finger impostors) is above its ceiling.
+//!
+//! The databases are found through `SHIMON_SHARED` (default `../shared` beside the workspace).
+//! Where they are absent the test says so and passes, except under CI (`CI=true`), where absence is
+//! a failure so that CI cannot pass without having measured.
+
+use std::path::Path;
+
+use shimon_fp::datasets::{fingerprints_dir, under_ci, FVC_DATABASES, SHARED_ENV};
+use shimon_fp::eval::{evaluate, EngineReport, EvalOptions};
+
+/// Highest EER (percent, all cross-finger impostors) allowed on each database. Set to the NIST
+/// NBIS figures of the dataset README; lower them as the engine improves, never raise them.
+const EER_CEILING_PERCENT: [(&str, f64); 6] = [
+    ("fvc2002-db1b", 4.12),
+    ("fvc2002-db2b", 2.61),
+    ("fvc2002-db3b", 8.99),
+    ("fvc2004-db1b", 11.84),
+    ("fvc2004-db2b", 14.18),
+    ("fvc2004-db3b", 5.13),
+];
+
+#[test]
+fn eer_on_the_fvc_databases_stays_under_the_ceilings() {
+    assert_eq!(
+        EER_CEILING_PERCENT.map(|(name, _)| name),
+        FVC_DATABASES,
+        "one ceiling per database"
+    );
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let base = fingerprints_dir(&root);
+    let missing: Vec<&str> = FVC_DATABASES
+        .iter()
+        .copied()
+        .filter(|db| !base.join(db).is_dir())
+        .collect();
+    if !missing.is_empty() {
+        let message = format!(
+            "fingerprint databases {missing:?} not found under {} (set {SHARED_ENV} to the shared folder)",
+            base.display()
+        );
+        if under_ci() {
+            panic!("{message}: under CI the accuracy test must run");
+        }
+        println!("SKIPPED accuracy test: {message}");
+        return;
+    }
+
+    let mut measured: Vec<(&str, f64, EngineReport)> = Vec::new();
+    for (db, ceiling) in EER_CEILING_PERCENT {
+        let report = evaluate(&base.join(db), &EvalOptions::default())
+            .unwrap_or_else(|e| panic!("cannot evaluate {db}: {e}"))
+            .ours;
+        measured.push((db, ceiling, report));
+    }
+
+    println!(
+        "{:<14}{:>9}{:>9}{:>9}{:>9}{:>9}{:>10}{:>9}{:>12}",
+        "database", "EER", "ceiling", "FMR100", "FMR1000", "ZeroFMR", "FVC EER", "failed", "extract ms"
+    );
+    for (db, ceiling, r) in &measured {
+        println!(
+            "{:<14}{:>8.2}%{:>8.2}%{:>8.2}%{:>8.2}%{:>8.2}%{:>9.2}%{:>9}{:>12.1}",
+            db,
+            r.all_pairs.eer,
+            ceiling,
+            r.all_pairs.fmr100,
+            r.all_pairs.fmr1000,
+            r.all_pairs.zero_fmr,
+            r.fvc_rule.eer,
+            r.failures_to_extract,
+            r.extract_ms_median
+        );
+    }
+    let mean = |f: fn(&EngineReport) -> f64| measured.iter().map(|(_, _, r)| f(r)).sum::<f64>() / measured.len() as f64;
+    println!(
+        "{:<14}{:>8.2}%{:>9}{:>8.2}%{:>8.2}%{:>8.2}%",
+        "mean",
+        mean(|r| r.all_pairs.eer),
+        "",
+        mean(|r| r.all_pairs.fmr100),
+        mean(|r| r.all_pairs.fmr1000),
+        mean(|r| r.all_pairs.zero_fmr)
+    );
+
+    // NaN (nothing measured) fails too.
+    let over: Vec<String> = measured
+        .iter()
+        .filter(|(_, ceiling, r)| r.all_pairs.eer.is_nan() || r.all_pairs.eer > *ceiling)
+        .map(|(db, ceiling, r)| format!("{db}: EER {:.2}% > ceiling {ceiling:.2}%", r.all_pairs.eer))
+        .collect();
+    assert!(
+        over.is_empty(),
+        "EER above its ceiling on {} database(s): {}",
+        over.len(),
+        over.join("; ")
+    );
+}
