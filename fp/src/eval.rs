@@ -255,6 +255,33 @@ pub struct EvalReport {
     /// NBIS time over shimon time, when NBIS ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub speed_ratios: Option<SpeedRatios>,
+    /// The image files, in the order the pairs index them (not written to JSON).
+    #[serde(skip)]
+    pub files: Vec<String>,
+    /// The pairs scored (not written to JSON).
+    #[serde(skip)]
+    pub pairs: Pairs,
+}
+
+impl EvalReport {
+    /// Every score as CSV (`engine,kind,probe,candidate,score`; kind is `genuine` or `impostor`,
+    /// an unscored pair has score `-inf`), for calibrating thresholds or plotting.
+    pub fn scores_csv(&self) -> String {
+        let mut out = String::from("engine,kind,probe,candidate,score\n");
+        for engine in std::iter::once(&self.ours).chain(self.peer.as_ref()) {
+            let lists = [
+                ("genuine", &self.pairs.genuine, &engine.genuine_scores),
+                ("impostor", &self.pairs.impostor_all, &engine.impostor_scores),
+            ];
+            for (kind, pairs, scores) in lists {
+                for (&(i, j), score) in pairs.iter().zip(scores.iter()) {
+                    let name = |k: usize| self.files.get(k).map(String::as_str).unwrap_or("?");
+                    out.push_str(&format!("{},{kind},{},{},{score}\n", engine.engine, name(i), name(j)));
+                }
+            }
+        }
+        out
+    }
 }
 
 /// A peer engine to run beside shimon.
@@ -294,10 +321,21 @@ pub fn evaluate(dir: &Path, options: &EvalOptions) -> Result<EvalReport, EvalErr
             extract: p.extract_ms_median / ours.extract_ms_median,
             compare: p.compare_us_median / ours.compare_us_median,
         });
+        let files = samples
+            .iter()
+            .map(|s| {
+                s.path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            })
+            .collect();
         EvalReport {
             ours,
             peer,
             speed_ratios,
+            files,
+            pairs,
         }
     };
     match options.threads {
@@ -483,6 +521,10 @@ mod tests {
             peer.genuine_scores.iter().filter(|s| **s == f64::NEG_INFINITY).count(),
             2
         );
+        let csv = report.scores_csv();
+        assert_eq!(csv.lines().count(), 1 + 2 * (6 + 9));
+        assert!(csv.contains("nbis,genuine,2_1.png,2_2.png,"), "{csv}");
+        assert!(csv.contains("nbis,genuine,10_1.png,10_2.png,-inf"), "{csv}");
         let json = serde_json::to_value(&report).unwrap();
         for key in [
             "dataset",

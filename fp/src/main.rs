@@ -80,6 +80,9 @@ enum Command {
         /// Also write the figures as JSON to this file.
         #[arg(long)]
         json: Option<PathBuf>,
+        /// Also write every pair's score as CSV (engine,kind,probe,candidate,score) to this file.
+        #[arg(long)]
+        scores: Option<PathBuf>,
         /// Run a peer engine beside shimon on the same images.
         #[arg(long, value_enum)]
         peer: Option<PeerArg>,
@@ -120,6 +123,7 @@ fn main() -> Result<()> {
             dataset,
             dpi,
             json,
+            scores,
             peer,
             threads,
         } => {
@@ -128,7 +132,7 @@ fn main() -> Result<()> {
                 peer: peer.map(|PeerArg::Nbis| Peer::Nbis),
                 threads,
             };
-            evaluate(&dataset, &options, json.as_deref())
+            evaluate(&dataset, &options, json.as_deref(), scores.as_deref())
         }
     }
 }
@@ -239,12 +243,15 @@ fn show_image(path: &Path, dpi: Option<u32>, output: &Path, options: show::ShowO
     Ok(())
 }
 
-fn evaluate(dataset: &Path, options: &EvalOptions, json: Option<&Path>) -> Result<()> {
+fn evaluate(dataset: &Path, options: &EvalOptions, json: Option<&Path>, scores: Option<&Path>) -> Result<()> {
     let report = eval::evaluate(dataset, options)?;
     print!("{}", report::render(&report));
     if let Some(path) = json {
         let text = serde_json::to_string_pretty(&report)?;
         std::fs::write(path, text + "\n").with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if let Some(path) = scores {
+        std::fs::write(path, report.scores_csv()).with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(())
 }

@@ -6,18 +6,20 @@
 //! rejected at every finite threshold. Rates are fractions inside this module's functions and
 //! percent in [`ErrorRates`].
 //!
-//! The EER follows the FVC definition (Maio et al., "FVC2000: Fingerprint Verification
-//! Competition", IEEE PAMI 24(3), 2002): with `t1` the highest threshold where FNMR <= FMR and `t2`
-//! the lowest where FNMR >= FMR, the EER lies in an interval bounded by the rates at whichever of
-//! the two is closer to the crossing (smaller FMR + FNMR), and is reported as the interval's
-//! midpoint. Where the two curves meet exactly, that is the EER.
+//! The EER is read where the FMR and FNMR curves cross. With `t1` the highest threshold where
+//! FNMR <= FMR and `t2` the lowest where FNMR >= FMR (the two scores that bracket the crossing; one
+//! threshold when the curves meet exactly), it is the mean of FMR and FNMR at whichever of the two
+//! has them closer together (at both, averaged, on a tie). This is the definition behind the NBIS
+//! figures of the dataset README, which `shimon-fp eval --peer nbis` reproduces on all six
+//! databases. [`ScoreSets::eer_fvc`] gives the FVC2000 variant (Maio et al., IEEE PAMI 24(3),
+//! 2002), which picks the bracket by the smaller FMR + FNMR and differs by up to about a point.
 
 use serde::Serialize;
 
 /// The four headline figures, in percent.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct ErrorRates {
-    /// Equal error rate, percent (FVC definition).
+    /// Equal error rate, percent (see the module docs for the definition).
     pub eer: f64,
     /// FNMR at the lowest threshold with FMR <= 1%, percent.
     pub fmr100: f64,
@@ -93,10 +95,11 @@ impl ScoreSets {
         self.genuine.partition_point(|&s| s < t) as f64 / self.genuine.len() as f64
     }
 
-    /// Equal error rate as a fraction (FVC definition, see the module docs).
-    pub fn eer(&self) -> f64 {
+    /// The two thresholds bracketing the crossing of FMR and FNMR: `(t1, t2)` as in the module
+    /// docs. `None` without genuine or impostor scores.
+    fn crossing(&self) -> Option<(f64, f64)> {
         if self.genuine.is_empty() || self.impostor.is_empty() {
-            return f64::NAN;
+            return None;
         }
         // FNMR rises and FMR falls with the threshold. At the lowest threshold FNMR = 0, and at
         // +inf FMR = 0, so both t1 and t2 exist.
@@ -105,9 +108,34 @@ impl ScoreSets {
             .iter()
             .rev()
             .copied()
-            .find(|&t| self.fnmr(t) <= self.fmr(t));
-        let t2 = self.thresholds.iter().copied().find(|&t| self.fnmr(t) >= self.fmr(t));
-        let (Some(t1), Some(t2)) = (t1, t2) else {
+            .find(|&t| self.fnmr(t) <= self.fmr(t))?;
+        let t2 = self.thresholds.iter().copied().find(|&t| self.fnmr(t) >= self.fmr(t))?;
+        Some((t1, t2))
+    }
+
+    /// Equal error rate as a fraction (see the module docs).
+    pub fn eer(&self) -> f64 {
+        let Some((t1, t2)) = self.crossing() else {
+            return f64::NAN;
+        };
+        let (fnmr1, fmr1) = (self.fnmr(t1), self.fmr(t1));
+        let (fnmr2, fmr2) = (self.fnmr(t2), self.fmr(t2));
+        let (gap1, gap2) = ((fmr1 - fnmr1).abs(), (fnmr2 - fmr2).abs());
+        let (mean1, mean2) = ((fmr1 + fnmr1) / 2.0, (fmr2 + fnmr2) / 2.0);
+        if gap1 < gap2 {
+            mean1
+        } else if gap2 < gap1 {
+            mean2
+        } else {
+            (mean1 + mean2) / 2.0
+        }
+    }
+
+    /// Equal error rate as a fraction by the FVC2000 definition: the midpoint of the interval
+    /// `[FNMR(t1), FMR(t1)]` if `FNMR(t1) + FMR(t1) <= FNMR(t2) + FMR(t2)`, else of
+    /// `[FMR(t2), FNMR(t2)]`.
+    pub fn eer_fvc(&self) -> f64 {
+        let Some((t1, t2)) = self.crossing() else {
             return f64::NAN;
         };
         let (fnmr1, fmr1) = (self.fnmr(t1), self.fmr(t1));
@@ -229,19 +257,22 @@ mod tests {
     }
 
     #[test]
-    fn curves_crossing_between_thresholds_take_the_fvc_midpoint() {
-        // t=2: FNMR 1/4, FMR 2/4; t=3: FNMR 2/4, FMR 1/4. Equal sums, so the interval is taken at
-        // t1 = 2: [25%, 50%] and the EER is 37.5%.
+    fn curves_crossing_between_thresholds_take_the_closer_bracket() {
+        // t1 = 2: FNMR 1/4, FMR 2/4; t2 = 3: FNMR 2/4, FMR 1/4. Equally far apart, both means are
+        // 37.5%; the FVC rule agrees (equal sums, interval [25%, 50%]).
         let s = ScoreSets::new(&[1.0, 2.0, 3.0, 4.0], &[0.0, 1.0, 2.0, 3.0]);
         assert!(close(s.eer(), 0.375));
-        // An asymmetric case: t1 = 6 (FNMR 0.2 <= FMR 0.25), t2 = 7 (FNMR 0.4 >= FMR 0). The sum is
-        // smaller at t2 (0.4 against 0.45), so the interval is [FMR(t2), FNMR(t2)] = [0, 0.4].
+        assert!(close(s.eer_fvc(), 0.375));
+        // An asymmetric case: t1 = 6 (FNMR 0.2 <= FMR 0.25), t2 = 7 (FNMR 0.4 >= FMR 0). The rates
+        // are closer at t1 (0.05 apart): EER = (0.2 + 0.25) / 2. The FVC rule takes t2 by its smaller
+        // sum (0.4 against 0.45): interval [0, 0.4], midpoint 0.2.
         let genuine = [1.0, 6.0, 7.0, 8.0, 9.0];
         let impostor = [0.0, 2.0, 5.0, 6.0];
         let s = ScoreSets::new(&genuine, &impostor);
         assert!(close(s.fnmr(6.0), 0.2) && close(s.fmr(6.0), 0.25));
         assert!(close(s.fnmr(7.0), 0.4) && close(s.fmr(7.0), 0.0));
-        assert!(close(s.eer(), 0.2));
+        assert!(close(s.eer(), 0.225));
+        assert!(close(s.eer_fvc(), 0.2));
     }
 
     #[test]
