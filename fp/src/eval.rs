@@ -41,12 +41,12 @@ pub struct Sample {
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
     /// The folder cannot be listed.
-    #[error("cannot list {}: {source}", path.display())]
+    #[error("cannot list {}: {error}", path.display())]
     ListDir {
         /// The folder.
         path: PathBuf,
         /// What the OS said.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// No `<finger>_<impression>` images in the folder.
     #[error("no images named <finger>_<impression>.<ext> in {}", path.display())]
@@ -99,15 +99,15 @@ fn natural_key(s: &str) -> (u64, &str) {
 
 /// Lists a dataset folder's images, sorted by finger then impression.
 pub fn scan_dataset(dir: &Path) -> Result<Vec<Sample>, EvalError> {
-    let entries = std::fs::read_dir(dir).map_err(|source| EvalError::ListDir {
+    let entries = std::fs::read_dir(dir).map_err(|error| EvalError::ListDir {
         path: dir.to_owned(),
-        source,
+        error,
     })?;
     let mut samples = Vec::new();
     for entry in entries {
-        let entry = entry.map_err(|source| EvalError::ListDir {
+        let entry = entry.map_err(|error| EvalError::ListDir {
             path: dir.to_owned(),
-            source,
+            error,
         })?;
         let name = entry.file_name();
         let Some(name) = name.to_str() else {

@@ -74,9 +74,9 @@ pub enum InputError {
 
 /// Reads a file and decodes it as what its content says it is.
 pub fn load_input(path: &Path) -> Result<Input, InputError> {
-    let bytes = std::fs::read(path).map_err(|source| load::LoadError::Io {
+    let bytes = std::fs::read(path).map_err(|error| load::LoadError::Io {
         path: path.to_owned(),
-        source,
+        error,
     })?;
     match sniff(&bytes) {
         Kind::Template => Template::from_bytes(&bytes)

@@ -1,5 +1,6 @@
-//! Image loading: reads PNG, TIFF (plain, LZW, PackBits or Deflate; grey, RGB, palette, 8 or 16
-//! bits), BMP and PGM files into 8-bit grey, and works out the resolution they were scanned at.
+//! Image loading: reads PNG, TIFF (uncompressed, LZW, PackBits or Deflate; grey, colour or palette;
+//! 8 or 16 bits; palette images uncompressed, LZW or PackBits), BMP and PGM files into 8-bit grey,
+//! and works out the resolution they were scanned at.
 //!
 //! Resolution never comes from a file header (the FVC TIFFs claim 1 dpi): it is the `--dpi` flag,
 //! else the `dpi` of a `dataset.toml` in the image's folder, else unknown.
@@ -41,12 +42,12 @@ impl std::fmt::Debug for GreyImage {
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     /// The file could not be read at all.
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}: {error}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
         /// What the OS said.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The file was read but is not an image we can decode.
     #[error("cannot decode {} as an image: {reason}", path.display())]
@@ -80,9 +81,9 @@ pub enum LoadError {
 
 /// Reads an image file and converts it to 8-bit grey.
 pub fn load_grey(path: &Path) -> Result<GreyImage, LoadError> {
-    let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
+    let bytes = std::fs::read(path).map_err(|error| LoadError::Io {
         path: path.to_owned(),
-        source,
+        error,
     })?;
     decode_grey(&bytes).map_err(|reason| LoadError::Decode {
         path: path.to_owned(),
@@ -172,7 +173,7 @@ pub fn read_dataset_info(dir: &Path) -> Result<Option<DatasetInfo>, LoadError> {
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => return Err(LoadError::Io { path, source }),
+        Err(error) => return Err(LoadError::Io { path, error }),
     };
     let info: DatasetInfo = toml::from_str(&text).map_err(|e| LoadError::DatasetFile {
         path: path.clone(),
@@ -249,10 +250,18 @@ mod tests {
     }
 
     #[test]
-    fn reads_plain_and_lzw_grey_tiff() {
+    fn reads_plain_lzw_packbits_and_deflate_grey_tiff() {
         let dir = tempfile::tempdir().unwrap();
         let pixels = gradient(37, 23);
-        for (name, compression) in [("plain.tif", Compression::Uncompressed), ("lzw.tif", Compression::Lzw)] {
+        for (name, compression) in [
+            ("plain.tif", Compression::Uncompressed),
+            ("lzw.tif", Compression::Lzw),
+            ("packbits.tif", Compression::Packbits),
+            (
+                "deflate.tif",
+                Compression::Deflate(tiff::encoder::DeflateLevel::Balanced),
+            ),
+        ] {
             let path = write(dir.path(), name, &encode_tiff_gray8(37, 23, &pixels, compression));
             let img = load_grey(&path).unwrap();
             assert_eq!((img.width, img.height), (37, 23), "{name}");
