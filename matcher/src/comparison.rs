@@ -1,9 +1,9 @@
 //! Comparison: pairs the minutiae of two templates (`pairing`), grows a pairing from each of the
 //! most promising roots (`consolidation`), and scores the best (`scoring`).
 
-use crate::consolidation::{grow, Scratch};
+use crate::consolidation::{grow, Pairing, Scratch};
 use crate::pairing::{root_pairs, EdgeTable};
-use crate::scoring::score;
+use crate::scoring::{evidence, score};
 use crate::Template;
 
 /// A template prepared once for comparison against many candidates.
@@ -25,16 +25,14 @@ impl Probe {
     pub fn score(&self, candidate: &Template) -> f32 {
         let candidate = EdgeTable::new(candidate);
         let mut scratch = Scratch::default();
-        root_pairs(&self.table, &candidate)
-            .into_iter()
-            .map(|root| {
-                score(
-                    &grow(&self.table, &candidate, root, &mut scratch),
-                    &self.table,
-                    &candidate,
-                )
-            })
-            .fold(0.0, f32::max)
+        let mut best: Option<Pairing> = None;
+        for root in root_pairs(&self.table, &candidate) {
+            let pairing = grow(&self.table, &candidate, root, &mut scratch);
+            if best.as_ref().is_none_or(|b| evidence(&pairing) > evidence(b)) {
+                best = Some(pairing);
+            }
+        }
+        best.map_or(0.0, |b| score(&b, &self.table, &candidate))
     }
 }
 

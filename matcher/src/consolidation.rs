@@ -3,7 +3,8 @@
 //! paired minutia to an unpaired one. Because every step only compares nearby minutiae, the pairing
 //! bends with the skin's elastic distortion instead of demanding one rigid alignment of the prints.
 
-use crate::pairing::{edge_mismatch, length_tolerance, EdgeTable};
+use crate::pairing::{edge_mismatch, length_tolerance, Edge, EdgeTable};
+use crate::params::{MIN_AGREEING_EDGES, MIN_PAIRS_BEFORE_CONFIRMATION};
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
@@ -75,12 +76,19 @@ pub(crate) fn grow(probe: &EdgeTable, candidate: &EdgeTable, root: (u16, u16), s
         if scratch.probe_to_candidate[p as usize] != NONE || scratch.candidate_to_probe[c as usize] != NONE {
             continue;
         }
+        let (pe, ce) = (&probe.edges[p as usize], &candidate.edges[c as usize]);
+        // Once the pairing has taken shape, a new pair must agree with at least two paired
+        // neighbours: a pair reached through a single chance edge is not taken.
+        let agreeing = agreeing_edges(pe, ce, &scratch.probe_to_candidate);
+        if pairing.pairs.len() >= MIN_PAIRS_BEFORE_CONFIRMATION && agreeing < MIN_AGREEING_EDGES {
+            continue;
+        }
         scratch.probe_to_candidate[p as usize] = c;
         scratch.candidate_to_probe[c as usize] = p;
         pairing.pairs.push((p, c));
         pairing.mismatch += step.mismatch;
+        pairing.supporting_edges += agreeing.saturating_sub(1);
         // Offer every edge leaving the new pair that agrees in both prints.
-        let (pe, ce) = (&probe.edges[p as usize], &candidate.edges[c as usize]);
         let mut k = 0;
         for e in pe {
             let tol = length_tolerance(e.length);
@@ -109,4 +117,19 @@ pub(crate) fn grow(probe: &EdgeTable, candidate: &EdgeTable, root: (u16, u16), s
         }
     }
     pairing
+}
+
+/// How many of `p`'s edges lead to a paired minutia whose partner `c` reaches by an agreeing edge.
+fn agreeing_edges(pe: &[Edge], ce: &[Edge], probe_to_candidate: &[u16]) -> u32 {
+    let mut count = 0;
+    for e in pe {
+        let partner = probe_to_candidate[e.to as usize];
+        if partner == NONE {
+            continue;
+        }
+        if ce.iter().any(|f| f.to == partner && edge_mismatch(e, f).is_some()) {
+            count += 1;
+        }
+    }
+    count
 }

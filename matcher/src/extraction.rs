@@ -2,14 +2,16 @@
 //! quality of each minutia and of the whole impression.
 
 use crate::filtering::drop_border_and_clusters;
-use crate::minutiae::SkeletonGraph;
+use crate::minutiae::{angle_gap, normalise, SkeletonGraph};
 use crate::orientation::{block_tensors, orientation_field, OrientationField};
 use crate::params::{
-    BLOCK_SIZE_PX, MAX_MINUTIAE, QUALITY_FULL_AREA_BLOCKS, QUALITY_GOOD_COHERENCE, QUALITY_POOR_COHERENCE,
+    BLOCK_SIZE_PX, DIRECTION_SNAP_MAX_RAD, MAX_MINUTIAE, QUALITY_FULL_AREA_BLOCKS, QUALITY_GOOD_COHERENCE,
+    QUALITY_POOR_COHERENCE,
 };
 use crate::plane::Plane;
 use crate::{binarisation, enhancement, frequency, resample, segmentation, thinning};
 use crate::{FingerprintImage, Minutia, Template};
+use std::f32::consts::PI;
 
 /// Why no template could be made from an image.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -66,10 +68,10 @@ pub fn extract_with_details(image: &FingerprintImage) -> Result<Extraction, Extr
 
     let mut minutiae: Vec<Minutia> = found
         .into_iter()
-        .map(|(x, y, angle, kind)| Minutia {
+        .map(|(x, y, traced, kind)| Minutia {
             x: x.round() as u16,
             y: y.round() as u16,
-            angle,
+            angle: refine_direction(traced, orientation.at_pixel(x, y)),
             kind,
             quality: minutia_quality(&orientation, x, y),
         })
@@ -122,4 +124,21 @@ fn image_quality(orientation: &OrientationField, foreground: &Plane<bool>) -> u8
     }
     let area = (count as f32 / QUALITY_FULL_AREA_BLOCKS as f32).min(1.0);
     (sum / count as f32 * area).round() as u8
+}
+
+/// The traced direction of a minutia, snapped to the smoothed ridge orientation where the two agree:
+/// the orientation field averages many pixels and is steadier than a few traced skeleton steps.
+fn refine_direction(traced: f32, ridge_orientation: f32) -> f32 {
+    let forward = ridge_orientation;
+    let backward = normalise(ridge_orientation + PI);
+    let nearest = if angle_gap(traced, forward) <= angle_gap(traced, backward) {
+        forward
+    } else {
+        backward
+    };
+    if angle_gap(traced, nearest) <= DIRECTION_SNAP_MAX_RAD {
+        nearest
+    } else {
+        traced
+    }
 }

@@ -63,6 +63,8 @@ pub const BINARY_MIN_REGION_PX: usize = 40;
 
 /// Minutiae: a minutia's direction is taken towards the point this far along its ridge, px.
 pub const DIRECTION_TRACE_PX: f32 = 10.0;
+/// Minutiae: a traced direction within this of the ridge orientation is replaced by it, radians.
+pub const DIRECTION_SNAP_MAX_RAD: f32 = 0.8;
 
 /// Filtering: a ridge from a fork to a free end no longer than this is a spur, px of ridge.
 pub const SPUR_MAX_LENGTH_PX: usize = 12;
@@ -94,7 +96,7 @@ pub const QUALITY_GOOD_COHERENCE: f32 = 0.7;
 pub const QUALITY_FULL_AREA_BLOCKS: usize = 576;
 
 /// Comparison: edges are drawn from each minutia to at most this many nearest neighbours.
-pub const NEIGHBOURS_PER_MINUTIA: usize = 10;
+pub const NEIGHBOURS_PER_MINUTIA: usize = 12;
 /// Comparison: edges longer than this are not drawn, px.
 pub const MAX_EDGE_LENGTH_PX: f32 = 150.0;
 /// Comparison: two edges match if their lengths differ by at most this many px ...
@@ -103,6 +105,13 @@ pub const EDGE_LENGTH_TOLERANCE_PX: f32 = 6.0;
 pub const EDGE_LENGTH_TOLERANCE_FRACTION: f32 = 0.08;
 /// Comparison: and each minutia's direction relative to the edge differs by at most this, radians
 /// (about 25 degrees).
-pub const EDGE_ANGLE_TOLERANCE_RAD: f32 = 0.44;
+pub const EDGE_ANGLE_TOLERANCE_RAD: f32 = 0.33;
 /// Comparison: pairings are grown from this many of the best root pairs.
-pub const ROOT_CANDIDATES: usize = 24;
+pub const ROOT_CANDIDATES: usize = 60;
+/// Comparison: once a pairing holds this many pairs, ...
+pub const MIN_PAIRS_BEFORE_CONFIRMATION: usize = 3;
+/// ... a new pair must agree with at least this many paired neighbours.
+pub const MIN_AGREEING_EDGES: u32 = 1;
+/// Scoring: a minutia counts as inside the area both prints cover when it lies this close to a
+/// minutia of the other print after alignment, px.
+pub const OVERLAP_RADIUS_PX: f32 = 30.0;

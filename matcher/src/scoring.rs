@@ -1,24 +1,67 @@
 //! Scoring, the last comparison stage: turns a pairing into a similarity score.
+//!
+//! The evidence is the number of edges between paired minutiae that agree in both prints beyond
+//! the one each pair was reached by: chance pairings of two different fingers grow as thin trees,
+//! true ones as dense webs. That count is then weighed by how much of the overlapping area is
+//! paired, found by laying one print on the other with the pairing's rigid alignment, so that a
+//! print full of spurious minutiae cannot score by sheer numbers.
 
 use crate::consolidation::Pairing;
 use crate::pairing::EdgeTable;
+use crate::params::OVERLAP_RADIUS_PX;
 
-/// Similarity of a pairing: grows with the paired minutiae and with the edges that confirm them,
-/// and is discounted for templates so full of minutiae that chance pairings come easily.
+/// How strongly a pairing's edges confirm each other (used to rank the pairings of one comparison).
+pub(crate) fn evidence(pairing: &Pairing) -> f32 {
+    pairing.supporting_edges as f32
+}
+
+/// The similarity score of the best pairing of a comparison.
 pub(crate) fn score(pairing: &Pairing, probe: &EdgeTable, candidate: &EdgeTable) -> f32 {
-    let n = pairing.pairs.len() as f32;
-    if n < 2.0 {
+    let n = pairing.pairs.len();
+    if n < 2 {
         return 0.0;
     }
-    let np = probe.points.len().max(1) as f32;
-    let nc = candidate.points.len().max(1) as f32;
-    let same_kind = pairing
-        .pairs
+    let overlap = overlapping_minutiae(pairing, probe, candidate).max(n);
+    evidence(pairing) * (n as f32 / overlap as f32).sqrt()
+}
+
+/// The larger of the two prints' counts of minutiae that lie in the area both prints cover, once
+/// the probe is laid on the candidate by the pairing's rotation and translation.
+fn overlapping_minutiae(pairing: &Pairing, probe: &EdgeTable, candidate: &EdgeTable) -> usize {
+    let n = pairing.pairs.len() as f32;
+    let (mut cos_sum, mut sin_sum) = (0.0f32, 0.0f32);
+    let (mut px, mut py, mut cx, mut cy) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
+    for &(i, j) in &pairing.pairs {
+        let (p, c) = (&probe.points[i as usize], &candidate.points[j as usize]);
+        let turn = c.angle - p.angle;
+        cos_sum += turn.cos();
+        sin_sum += turn.sin();
+        px += p.x;
+        py += p.y;
+        cx += c.x;
+        cy += c.y;
+    }
+    let rotation = sin_sum.atan2(cos_sum);
+    let (cos, sin) = (rotation.cos(), rotation.sin());
+    let (px, py, cx, cy) = (px / n, py / n, cx / n, cy / n);
+    let moved: Vec<(f32, f32)> = probe
+        .points
         .iter()
-        .filter(|&&(p, c)| probe.points[p as usize].bifurcation == candidate.points[c as usize].bifurcation)
-        .count() as f32;
-    let _ = same_kind;
-    let support = pairing.supporting_edges as f32;
-    let fraction = 0.5 * (n / np + n / nc);
-    n + 0.25 * support + 10.0 * fraction
+        .map(|p| {
+            let (x, y) = (p.x - px, p.y - py);
+            (cos * x - sin * y + cx, sin * x + cos * y + cy)
+        })
+        .collect();
+    let r2 = OVERLAP_RADIUS_PX * OVERLAP_RADIUS_PX;
+    let near = |ax: f32, ay: f32, bx: f32, by: f32| (ax - bx).powi(2) + (ay - by).powi(2) < r2;
+    let probe_inside = moved
+        .iter()
+        .filter(|&&(x, y)| candidate.points.iter().any(|c| near(x, y, c.x, c.y)))
+        .count();
+    let candidate_inside = candidate
+        .points
+        .iter()
+        .filter(|c| moved.iter().any(|&(x, y)| near(x, y, c.x, c.y)))
+        .count();
+    probe_inside.max(candidate_inside)
 }
