@@ -120,14 +120,11 @@ pub fn decode_grey(bytes: &[u8]) -> Result<GreyImage, String> {
 }
 
 fn decode_with_image_crate(bytes: &[u8], format: ImageFormat) -> Result<GreyImage, String> {
-    let mut reader = image::ImageReader::with_format(Cursor::new(bytes), format);
-    let mut limits = image::Limits::default();
-    limits.max_image_width = Some(u32::MAX);
-    limits.max_image_height = Some(u32::MAX);
-    reader.limits(limits);
     let (width, height) = reader_dimensions(bytes, format)?;
     check_size(width, height)?;
-    let decoded = reader.decode().map_err(|e| e.to_string())?;
+    let decoded = image::ImageReader::with_format(Cursor::new(bytes), format)
+        .decode()
+        .map_err(|e| e.to_string())?;
     let grey = decoded.into_luma8();
     let (width, height) = grey.dimensions();
     Ok(GreyImage {
@@ -378,6 +375,29 @@ mod tests {
         pal.truncate(pal.len() / 2);
         let cut = write(dir.path(), "cutpal.tif", &pal);
         assert!(load_grey(&cut).is_err());
+    }
+
+    #[test]
+    fn damaged_files_give_errors_not_panics() {
+        let (w, h) = (24, 20);
+        let grey = GrayImage::from_raw(w, h, gradient(w, h)).unwrap();
+        let mut png = Cursor::new(Vec::new());
+        grey.write_to(&mut png, image::ImageFormat::Png).unwrap();
+        let files = [
+            palette_tiff(w, h, &gradient(w, h), Compression::Lzw),
+            palette_tiff(w, h, &gradient(w, h), Compression::Packbits),
+            encode_tiff_gray8(w, h, &gradient(w, h), Compression::Lzw),
+            png.into_inner(),
+        ];
+        for file in files {
+            for cut in 0..file.len() {
+                let _ = decode_grey(&file[..cut]);
+                // Flip one byte too: headers, tags and compressed data all get hit.
+                let mut flipped = file.clone();
+                flipped[cut] ^= 0xA5;
+                let _ = decode_grey(&flipped);
+            }
+        }
     }
 
     #[test]

@@ -152,20 +152,25 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<GreyImage, String> {
     Ok(GreyImage { width, height, pixels })
 }
 
-/// Undoes TIFF's LZW (most significant bit first, code width growing one code early).
+/// Undoes TIFF's LZW (most significant bit first, code width growing one code early), writing at
+/// most `want` bytes so that a hostile strip cannot expand without bound.
 fn unlzw(raw: &[u8], want: usize) -> Result<Vec<u8>, String> {
-    let mut out = Vec::with_capacity(want);
+    let mut out = vec![0u8; want];
     let mut decoder = weezl::decode::Decoder::with_tiff_size_switch(weezl::BitOrder::Msb, 8);
-    let result = decoder.into_vec(&mut out).decode(raw);
-    match result.status {
-        // A strip may lack its end code; what was decoded is still good.
-        Ok(_) => Ok(out),
-        Err(e) if out.len() >= want => {
-            tracing::debug!("LZW strip ended with {e} after all its rows");
-            Ok(out)
+    let (mut read, mut written) = (0, 0);
+    while written < want {
+        let r = decoder.decode_bytes(&raw[read..], &mut out[written..]);
+        read += r.consumed_in;
+        written += r.consumed_out;
+        match r.status {
+            Ok(weezl::LzwStatus::Ok) => {}
+            // The end code, or the end of the strip's bytes (a strip may lack its end code).
+            Ok(weezl::LzwStatus::Done | weezl::LzwStatus::NoProgress) => break,
+            Err(e) => return Err(format!("corrupt LZW data: {e}")),
         }
-        Err(e) => Err(format!("corrupt LZW data: {e}")),
     }
+    out.truncate(written);
+    Ok(out)
 }
 
 /// Undoes PackBits run-length coding, stopping once `want` bytes are out.
