@@ -1,0 +1,235 @@
+//! One impression of a master print: how the finger met the sensor this time, and the image the
+//! sensor made of it.
+//!
+//! Each impression draws, from the finger's seed and the impression number, where the finger landed
+//! (shift and rotation, up to about 20 degrees), how hard it pressed (the contact area and the
+//! ridge width), how the skin was (dry: thin, broken ridges; wet: thick ridges that run together),
+//! how the skin stretched (the plastic distortion model of Cappelli, Maio and Maltoni: a region of
+//! close contact that does not move, and outside it a displacement that grows smoothly to a small
+//! rotation and shift), and the sensor's own traits (background level and shading, contrast, blur
+//! and noise). Rendering maps every sensor pixel back through these transforms onto the master
+//! print and samples it there.
+
+use std::f32::consts::PI;
+
+use super::field::{box_blur, smoothstep, Field, FractalNoise};
+use super::master::{MasterPrint, MASTER_DPI};
+use super::rng::{derive, label, Rng};
+use crate::image::FingerImage;
+
+/// Largest rotation of a normal impression, radians (20 degrees).
+pub const MAX_ROTATION_RAD: f32 = 20.0 * PI / 180.0;
+
+/// How good the impression should be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Condition {
+    /// As a cooperative user on a clean sensor gives.
+    Normal,
+    /// Deliberately bad: small contact, smeared or very dry or wet skin, heavy noise.
+    Poor,
+}
+
+/// The sensor window that an impression is rendered into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SensorGeometry {
+    /// Image width, pixels.
+    pub width_px: u32,
+    /// Image height, pixels.
+    pub height_px: u32,
+    /// Resolution, dots per inch.
+    pub dpi: u32,
+}
+
+/// Everything drawn for one impression.
+#[derive(Debug, Clone)]
+struct Draw {
+    rotation_rad: f32,
+    shift_x_px: f32,
+    shift_y_px: f32,
+    contact_cx: f32,
+    contact_cy: f32,
+    contact_half_width_px: f32,
+    contact_half_height_px: f32,
+    contact_edge_noise: f32,
+    /// Shift of the ridge threshold: positive thins ridges (dry, light touch), negative thickens.
+    threshold: f32,
+    dry: f32,
+    wet: f32,
+    distortion_rotation_rad: f32,
+    distortion_shift_x_px: f32,
+    distortion_shift_y_px: f32,
+    close_contact_radius_px: f32,
+    transition_px: f32,
+    background: f32,
+    valley_shade: f32,
+    contrast: f32,
+    noise_sd: f32,
+    blur_radius_px: usize,
+    smudge: f32,
+}
+
+impl Draw {
+    fn new(rng: &mut Rng, master: &MasterPrint, condition: Condition) -> Self {
+        let poor = condition == Condition::Poor;
+        let pad = master.pad;
+        let pressure = if poor { rng.range(0.0, 0.4) } else { rng.range(0.2, 1.0) } as f32;
+        let skin = if poor {
+            if rng.chance(0.5) {
+                rng.range(0.6, 1.0)
+            } else {
+                rng.range(-1.0, -0.6)
+            }
+        } else {
+            rng.normal_clamped(0.0, 0.35, -0.85, 0.85)
+        } as f32;
+        let rot_sd = if poor { 12.0 } else { 8.0 };
+        Draw {
+            rotation_rad: rng.normal_clamped(0.0, rot_sd, -20.0, 20.0) as f32 * PI / 180.0,
+            shift_x_px: rng.normal_clamped(0.0, 22.0, -55.0, 55.0) as f32,
+            shift_y_px: rng.normal_clamped(18.0, 28.0, -50.0, 80.0) as f32,
+            contact_cx: pad.cx + rng.normal_clamped(0.0, 12.0, -30.0, 30.0) as f32,
+            contact_cy: pad.cy + rng.normal_clamped(10.0, 18.0, -30.0, 50.0) as f32,
+            contact_half_width_px: pad.half_width_px * (0.70 + 0.22 * pressure) * rng.range(0.93, 1.05) as f32,
+            contact_half_height_px: pad.half_height_px * (0.66 + 0.26 * pressure) * rng.range(0.93, 1.05) as f32,
+            contact_edge_noise: rng.range(0.04, 0.10) as f32,
+            threshold: 0.28 * (0.5 - pressure) + 0.25 * skin,
+            dry: skin.max(0.0),
+            wet: (-skin).max(0.0),
+            distortion_rotation_rad: rng.normal_clamped(0.0, 2.5, -6.0, 6.0) as f32 * PI / 180.0,
+            distortion_shift_x_px: rng.normal_clamped(0.0, 6.0, -15.0, 15.0) as f32,
+            distortion_shift_y_px: rng.normal_clamped(0.0, 6.0, -15.0, 15.0) as f32,
+            close_contact_radius_px: rng.range(35.0, 70.0) as f32,
+            transition_px: rng.range(110.0, 180.0) as f32,
+            background: rng.range(175.0, 225.0) as f32,
+            valley_shade: rng.range(0.0, 18.0) as f32,
+            contrast: rng.range(120.0, 175.0) as f32,
+            noise_sd: if poor {
+                rng.range(10.0, 18.0)
+            } else {
+                rng.range(2.5, 7.0)
+            } as f32,
+            blur_radius_px: if poor && rng.chance(0.5) { 2 } else { 1 },
+            smudge: if poor { rng.range(0.3, 0.7) as f32 } else { 0.0 },
+        }
+    }
+}
+
+/// Renders impression `impression` of the finger `finger_seed` (whose master print is `master`)
+/// as `sensor` would capture it.
+pub fn render(
+    master: &MasterPrint,
+    finger_seed: u64,
+    impression: u32,
+    sensor: SensorGeometry,
+    condition: Condition,
+) -> FingerImage {
+    let seed = derive(finger_seed, &[label("impression"), u64::from(impression)]);
+    let mut rng = Rng::stream(seed, "draw");
+    let d = Draw::new(&mut rng, master, condition);
+    let (w, h) = (sensor.width_px as usize, sensor.height_px as usize);
+    let master_px_per_px = MASTER_DPI / sensor.dpi.max(1) as f32;
+    let mw = master.ridges.width as f32;
+    let mh = master.ridges.height as f32;
+    // Skin-bound noise (in master coordinates) and sensor-bound noise (in image coordinates).
+    let edge_noise = FractalNoise::new(&mut rng, mw, mh, 60.0, 3);
+    let pressure_noise = FractalNoise::new(&mut rng, mw, mh, 90.0, 2);
+    let dry_noise = FractalNoise::new(&mut rng, mw, mh, 7.0, 2);
+    let wet_noise = FractalNoise::new(&mut rng, mw, mh, 14.0, 2);
+    let texture = FractalNoise::new(&mut rng, mw, mh, 3.0, 2);
+    let (fw, fh) = (w as f32, h as f32);
+    let shade = FractalNoise::new(&mut rng, fw, fh, 160.0, 2);
+    let grad = (rng.signed() as f32 * 25.0, rng.signed() as f32 * 25.0);
+    let (rot_sin, rot_cos) = (-d.rotation_rad).sin_cos();
+    let (dis_sin, dis_cos) = d.distortion_rotation_rad.sin_cos();
+    let pad = master.pad;
+
+    let mut ink = Field::filled(w, h, 0.0);
+    let mut contact_map = Field::filled(w, h, 0.0);
+    for v in 0..h {
+        for u in 0..w {
+            // Sensor pixel -> point on the glass, in master pixels about the pad's centre.
+            let px = (u as f32 + 0.5 - fw * 0.5) * master_px_per_px - d.shift_x_px;
+            let py = (v as f32 + 0.5 - fh * 0.5) * master_px_per_px - d.shift_y_px;
+            let qx = pad.cx + rot_cos * px - rot_sin * py;
+            let qy = pad.cy + rot_sin * px + rot_cos * py;
+            // Contact: is this point of the glass touched, and how firmly?
+            let ex = (qx - d.contact_cx) / d.contact_half_width_px;
+            let ey = (qy - d.contact_cy) / d.contact_half_height_px;
+            // The fingertip is rounder at the top than towards the joint.
+            let ey = if ey < 0.0 { ey * 1.08 } else { ey * 0.95 };
+            let dist = (ex * ex + ey * ey).sqrt() + d.contact_edge_noise * edge_noise.at(qx, qy);
+            if dist >= 1.0 {
+                continue;
+            }
+            let contact = smoothstep((1.0 - dist) / 0.06);
+            // Skin point that touches the glass here: undo the plastic distortion.
+            let (mut mx, mut my) = (qx, qy);
+            for _ in 0..3 {
+                let (tx, ty) = distortion_target(&d, dis_sin, dis_cos, mx, my);
+                let b = distortion_weight(&d, mx, my);
+                mx = qx - b * (tx - mx);
+                my = qy - b * (ty - my);
+            }
+            let ridge = master.ridges.sample(mx, my, 0.0);
+            // Firmer in the middle of the contact, lighter towards its edge.
+            let firmness = (1.0 - dist * dist).max(0.0).sqrt() * (1.0 + 0.25 * pressure_noise.at(mx, my));
+            let threshold = d.threshold + 0.45 * (1.0 - firmness) + 0.12 * pressure_noise.at(my, mx);
+            let mut k = smoothstep(0.5 + (ridge - threshold) / 0.55);
+            if d.dry > 0.0 {
+                // Dry skin touches in patches: gaps along the ridges.
+                let gap = smoothstep((dry_noise.at(mx, my) + 0.55 - d.dry) / 0.25);
+                k *= 0.15 + 0.85 * gap;
+            }
+            if d.wet > 0.0 {
+                // Wet skin: moisture bridges the valleys in blotches.
+                let blot = smoothstep((wet_noise.at(mx, my) - 0.55 + 0.5 * d.wet) / 0.2);
+                let valley_fill = d.wet * blot * smoothstep(ridge + 1.0);
+                k = k.max(0.85 * valley_fill);
+            }
+            if d.smudge > 0.0 {
+                k = k * (1.0 - d.smudge) + d.smudge * 0.6 * smoothstep(0.5 + ridge);
+            }
+            k *= 0.82 + 0.18 * texture.at(mx, my);
+            ink.data[v * w + u] = (k * contact).clamp(0.0, 1.0);
+            contact_map.data[v * w + u] = contact;
+        }
+    }
+    for _ in 0..d.blur_radius_px {
+        box_blur(&mut ink, 1);
+    }
+    let mut noise_rng = Rng::stream(seed, "sensor-noise");
+    let mut pixels = Vec::with_capacity(w * h);
+    for v in 0..h {
+        for u in 0..w {
+            let i = v * w + u;
+            let (x, y) = (u as f32 / fw - 0.5, v as f32 / fh - 0.5);
+            let bg = d.background + grad.0 * x + grad.1 * y + 10.0 * shade.at(u as f32, v as f32);
+            let grey = bg - d.valley_shade * contact_map.data[i] - d.contrast * ink.data[i]
+                + d.noise_sd * noise_rng.normal() as f32;
+            pixels.push(grey.round().clamp(0.0, 255.0) as u8);
+        }
+    }
+    FingerImage {
+        width: sensor.width_px,
+        height: sensor.height_px,
+        dpi: sensor.dpi,
+        pixels,
+    }
+}
+
+/// Where the distortion's rigid part sends a skin point (about the contact centre).
+fn distortion_target(d: &Draw, s: f32, c: f32, x: f32, y: f32) -> (f32, f32) {
+    let (dx, dy) = (x - d.contact_cx, y - d.contact_cy);
+    (
+        d.contact_cx + c * dx - s * dy + d.distortion_shift_x_px,
+        d.contact_cy + s * dx + c * dy + d.distortion_shift_y_px,
+    )
+}
+
+/// How much of the rigid displacement applies at a skin point: none in the close-contact region,
+/// all of it beyond the transition.
+fn distortion_weight(d: &Draw, x: f32, y: f32) -> f32 {
+    let r = ((x - d.contact_cx).powi(2) + (y - d.contact_cy).powi(2)).sqrt();
+    let t = ((r - d.close_contact_radius_px) / d.transition_px).clamp(0.0, 1.0);
+    0.5 - 0.5 * (PI * t).cos()
+}

@@ -1,0 +1,191 @@
+//! USB readers: the table of supported devices (by vendor and product id) and their discovery
+//! and opening through rusb.
+//!
+//! The drivers themselves arrive with a later issue, one file per device family; each adds its
+//! rows to [`SUPPORTED`]. Until then the table is empty and discovery finds no USB reader, but it
+//! walks the real bus the same way.
+
+use crate::error::ReaderError;
+use crate::reader::{Reader, ReaderInfo, SensorKind};
+use crate::transport::{RusbTransport, Transport};
+
+/// Builds a reader on an opened transport; `info` describes the device found.
+pub type DriverFn = fn(Box<dyn Transport>, ReaderInfo) -> Result<Box<dyn Reader>, ReaderError>;
+
+/// A supported USB reader model.
+#[derive(Debug, Clone, Copy)]
+pub struct UsbModel {
+    /// USB vendor id.
+    pub vendor_id: u16,
+    /// USB product id.
+    pub product_id: u16,
+    /// Maker's name.
+    pub vendor: &'static str,
+    /// Model name.
+    pub model: &'static str,
+    /// Resolution, dots per inch.
+    pub dpi: u32,
+    /// Image width, pixels.
+    pub width_px: u32,
+    /// Image height, pixels.
+    pub height_px: u32,
+    /// Press or swipe.
+    pub kind: SensorKind,
+    /// The interface the driver claims.
+    pub interface: u8,
+    /// The driver.
+    pub driver: DriverFn,
+}
+
+/// Supported USB readers. Empty until the first driver lands.
+pub const SUPPORTED: &[UsbModel] = &[];
+
+/// The model in `table` with these ids.
+pub fn find_model(table: &[UsbModel], vendor_id: u16, product_id: u16) -> Option<&UsbModel> {
+    table
+        .iter()
+        .find(|m| m.vendor_id == vendor_id && m.product_id == product_id)
+}
+
+/// Reader id of the USB device at `bus` and `address`.
+pub fn usb_id(bus: u8, address: u8) -> String {
+    format!("usb:{bus:03}:{address:03}")
+}
+
+/// Bus and address from an id made by [`usb_id`].
+pub fn parse_usb_id(id: &str) -> Option<(u8, u8)> {
+    let rest = id.strip_prefix("usb:")?;
+    let (bus, address) = rest.split_once(':')?;
+    Some((bus.parse().ok()?, address.parse().ok()?))
+}
+
+fn describe(model: &UsbModel, bus: u8, address: u8, serial: String) -> ReaderInfo {
+    ReaderInfo {
+        id: usb_id(bus, address),
+        vendor: model.vendor.into(),
+        model: model.model.into(),
+        serial,
+        dpi: model.dpi,
+        width_px: model.width_px,
+        height_px: model.height_px,
+        kind: model.kind,
+    }
+}
+
+fn serial_of(device: &rusb::Device<rusb::GlobalContext>, descriptor: &rusb::DeviceDescriptor) -> String {
+    if descriptor.serial_number_string_index().is_none() {
+        return String::new();
+    }
+    match device.open() {
+        Ok(handle) => handle.read_serial_number_string_ascii(descriptor).unwrap_or_default(),
+        Err(e) => {
+            tracing::debug!(error = %e, "cannot open the USB device to read its serial number");
+            String::new()
+        }
+    }
+}
+
+/// The readers of `table` attached now. A machine without USB access (no libusb context, no
+/// `/dev/bus/usb`) has none; that is logged, not an error.
+pub fn list(table: &[UsbModel]) -> Vec<ReaderInfo> {
+    let devices = match rusb::devices() {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::info!(error = %e, "USB is not available: no USB readers");
+            return Vec::new();
+        }
+    };
+    let mut found = Vec::new();
+    for device in devices.iter() {
+        let descriptor = match device.device_descriptor() {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::debug!(error = %e, bus = device.bus_number(), address = device.address(), "unreadable USB descriptor");
+                continue;
+            }
+        };
+        if let Some(model) = find_model(table, descriptor.vendor_id(), descriptor.product_id()) {
+            let serial = serial_of(&device, &descriptor);
+            found.push(describe(model, device.bus_number(), device.address(), serial));
+        }
+    }
+    found.sort_by(|a, b| a.id.cmp(&b.id));
+    found
+}
+
+/// Opens the reader of `table` at `bus` and `address`.
+pub fn open(table: &[UsbModel], bus: u8, address: u8) -> Result<Box<dyn Reader>, ReaderError> {
+    let id = usb_id(bus, address);
+    let devices = rusb::devices().map_err(|e| ReaderError::NoReader(format!("{id}: USB is not available ({e})")))?;
+    let device = devices
+        .iter()
+        .find(|d| d.bus_number() == bus && d.address() == address)
+        .ok_or_else(|| ReaderError::NoReader(format!("no USB device at {id}")))?;
+    let descriptor = device
+        .device_descriptor()
+        .map_err(|e| ReaderError::Device(format!("{id}: cannot read the device descriptor: {e}")))?;
+    let model = find_model(table, descriptor.vendor_id(), descriptor.product_id()).ok_or_else(|| {
+        ReaderError::NoReader(format!(
+            "the USB device at {id} ({:04x}:{:04x}) is not a supported reader",
+            descriptor.vendor_id(),
+            descriptor.product_id()
+        ))
+    })?;
+    let info = describe(model, bus, address, serial_of(&device, &descriptor));
+    let transport = RusbTransport::open(&device, model.interface)?;
+    tracing::info!(reader = %info.id, model = model.model, "opened USB reader");
+    (model.driver)(Box::new(transport), info)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_driver(_: Box<dyn Transport>, info: ReaderInfo) -> Result<Box<dyn Reader>, ReaderError> {
+        Err(ReaderError::Device(format!("test model {}", info.model)))
+    }
+
+    const TABLE: &[UsbModel] = &[UsbModel {
+        vendor_id: 0x1234,
+        product_id: 0x5678,
+        vendor: "Test",
+        model: "T-1",
+        dpi: 500,
+        width_px: 256,
+        height_px: 360,
+        kind: SensorKind::Press,
+        interface: 0,
+        driver: no_driver,
+    }];
+
+    #[test]
+    fn ids_round_trip() {
+        assert_eq!(usb_id(1, 14), "usb:001:014");
+        assert_eq!(parse_usb_id("usb:001:014"), Some((1, 14)));
+        assert_eq!(parse_usb_id("usb:1:300"), None);
+        assert_eq!(parse_usb_id("sim:3"), None);
+        assert_eq!(parse_usb_id("usb:7"), None);
+    }
+
+    #[test]
+    fn models_are_found_by_vendor_and_product() {
+        assert_eq!(find_model(TABLE, 0x1234, 0x5678).map(|m| m.model), Some("T-1"));
+        assert!(find_model(TABLE, 0x1234, 0x0001).is_none());
+        let info = describe(&TABLE[0], 2, 5, "S1".into());
+        assert_eq!(info.id, "usb:002:005");
+        assert_eq!((info.dpi, info.width_px, info.kind), (500, 256, SensorKind::Press));
+    }
+
+    #[test]
+    fn walking_the_bus_never_fails() {
+        // Whatever this machine has (no USB at all, or devices none of which is in the table),
+        // listing returns, and the test table's device is absent.
+        assert!(list(TABLE).is_empty());
+        assert!(list(SUPPORTED).is_empty());
+    }
+
+    #[test]
+    fn opening_an_absent_device_says_so() {
+        assert!(matches!(open(TABLE, 255, 255), Err(ReaderError::NoReader(_))));
+    }
+}
