@@ -51,7 +51,8 @@ fn remove_small_regions(plane: &mut Plane<bool>, value: bool) {
                 }
             }
         }
-        if region.len() < BINARY_MIN_REGION_PX && !(touches_border && !value) {
+        // Background touching the image border is outside the finger, whatever its size.
+        if region.len() < BINARY_MIN_REGION_PX && (value || !touches_border) {
             for &i in &region {
                 plane.data[i] = !value;
             }

@@ -3,8 +3,8 @@
 //! paired minutia to an unpaired one. Because every step only compares nearby minutiae, the pairing
 //! bends with the skin's elastic distortion instead of demanding one rigid alignment of the prints.
 
-use crate::pairing::{edge_mismatch, length_tolerance, Edge, EdgeTable};
-use crate::params::{MIN_AGREEING_EDGES, MIN_PAIRS_BEFORE_CONFIRMATION};
+use crate::pairing::{edge_mismatch, length_tolerance, Edge, EdgeTable, MAX_EDGE_MISMATCH};
+use crate::params::{MIN_AGREEING_EDGES, MIN_PAIRS_BEFORE_CONFIRMATION, SUPPORT_CLOSENESS_EXPONENT};
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
@@ -13,8 +13,9 @@ use std::collections::BinaryHeap;
 pub(crate) struct Pairing {
     /// Paired minutiae, `(probe index, candidate index)`, root first.
     pub pairs: Vec<(u16, u16)>,
-    /// Edges between paired minutiae that agree in both prints, beyond those that grew the pairing.
-    pub supporting_edges: u32,
+    /// Edges between paired minutiae that agree in both prints, each weighted by how closely it
+    /// agrees (1 for a perfect match, falling to 0 at the tolerance).
+    pub support: f32,
     /// Sum of the mismatches of the edges that grew the pairing.
     pub mismatch: f32,
 }
@@ -79,7 +80,7 @@ pub(crate) fn grow(probe: &EdgeTable, candidate: &EdgeTable, root: (u16, u16), s
         let (pe, ce) = (&probe.edges[p as usize], &candidate.edges[c as usize]);
         // Once the pairing has taken shape, a new pair must agree with at least two paired
         // neighbours: a pair reached through a single chance edge is not taken.
-        let agreeing = agreeing_edges(pe, ce, &scratch.probe_to_candidate);
+        let (agreeing, support) = agreeing_edges(pe, ce, &scratch.probe_to_candidate);
         if pairing.pairs.len() >= MIN_PAIRS_BEFORE_CONFIRMATION && agreeing < MIN_AGREEING_EDGES {
             continue;
         }
@@ -87,7 +88,7 @@ pub(crate) fn grow(probe: &EdgeTable, candidate: &EdgeTable, root: (u16, u16), s
         scratch.candidate_to_probe[c as usize] = p;
         pairing.pairs.push((p, c));
         pairing.mismatch += step.mismatch;
-        pairing.supporting_edges += agreeing.saturating_sub(1);
+        pairing.support += support;
         // Offer every edge leaving the new pair that agrees in both prints.
         let mut k = 0;
         for e in pe {
@@ -110,8 +111,6 @@ pub(crate) fn grow(probe: &EdgeTable, candidate: &EdgeTable, root: (u16, u16), s
                         probe: e.to,
                         candidate: f.to,
                     });
-                } else if pt == f.to {
-                    pairing.supporting_edges += 1;
                 }
             }
         }
@@ -119,17 +118,19 @@ pub(crate) fn grow(probe: &EdgeTable, candidate: &EdgeTable, root: (u16, u16), s
     pairing
 }
 
-/// How many of `p`'s edges lead to a paired minutia whose partner `c` reaches by an agreeing edge.
-fn agreeing_edges(pe: &[Edge], ce: &[Edge], probe_to_candidate: &[u16]) -> u32 {
-    let mut count = 0;
+/// How many of `p`'s edges lead to a paired minutia whose partner `c` reaches by an agreeing edge,
+/// and the sum of their closeness weights.
+fn agreeing_edges(pe: &[Edge], ce: &[Edge], probe_to_candidate: &[u16]) -> (u32, f32) {
+    let (mut count, mut weight) = (0, 0.0);
     for e in pe {
         let partner = probe_to_candidate[e.to as usize];
         if partner == NONE {
             continue;
         }
-        if ce.iter().any(|f| f.to == partner && edge_mismatch(e, f).is_some()) {
+        if let Some(m) = ce.iter().find(|f| f.to == partner).and_then(|f| edge_mismatch(e, f)) {
             count += 1;
+            weight += (1.0 - m / MAX_EDGE_MISMATCH).powf(SUPPORT_CLOSENESS_EXPONENT);
         }
     }
-    count
+    (count, weight)
 }

@@ -172,8 +172,8 @@ impl SkeletonGraph {
             if !node.alive {
                 continue;
             }
-            match node.ridges.as_slice() {
-                &[r] => {
+            match *node.ridges.as_slice() {
+                [r] => {
                     // An ending points out of its ridge.
                     out.push((
                         node.x,
@@ -182,7 +182,7 @@ impl SkeletonGraph {
                         MinutiaKind::Ending,
                     ));
                 }
-                &[a, b, c] => {
+                [a, b, c] => {
                     let d = [
                         self.direction_along(a, id),
                         self.direction_along(b, id),

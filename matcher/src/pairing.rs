@@ -6,8 +6,8 @@
 
 use crate::minutiae::normalise;
 use crate::params::{
-    EDGE_ANGLE_TOLERANCE_RAD, EDGE_LENGTH_TOLERANCE_FRACTION, EDGE_LENGTH_TOLERANCE_PX, MAX_EDGE_LENGTH_PX,
-    NEIGHBOURS_PER_MINUTIA, ROOT_CANDIDATES,
+    EDGE_ANGLE_TOLERANCE_RAD, EDGE_INDEX_LENGTH_BIN_PX, EDGE_LENGTH_TOLERANCE_FRACTION, EDGE_LENGTH_TOLERANCE_PX,
+    MAX_EDGE_LENGTH_PX, NEIGHBOURS_PER_MINUTIA, ROOT_CANDIDATES,
 };
 use crate::Template;
 use std::f32::consts::TAU;
@@ -33,7 +33,6 @@ pub(crate) struct Point {
     pub x: f32,
     pub y: f32,
     pub angle: f32,
-    pub bifurcation: bool,
 }
 
 /// The edge from one minutia to a neighbour, described independently of position and rotation.
@@ -66,7 +65,6 @@ impl EdgeTable {
                 x: m.x as f32,
                 y: m.y as f32,
                 angle: m.angle,
-                bifurcation: m.kind == crate::MinutiaKind::Bifurcation,
             })
             .collect();
         let mut edges = Vec::with_capacity(points.len());
@@ -105,6 +103,9 @@ pub(crate) fn length_tolerance(length: f32) -> f32 {
     EDGE_LENGTH_TOLERANCE_PX + EDGE_LENGTH_TOLERANCE_FRACTION * length
 }
 
+/// The largest value [`edge_mismatch`] returns.
+pub(crate) const MAX_EDGE_MISMATCH: f32 = 3.0;
+
 /// How badly two edges disagree, 0 for identical, or `None` if they do not match at all.
 #[inline]
 pub(crate) fn edge_mismatch(p: &Edge, c: &Edge) -> Option<f32> {
@@ -122,37 +123,111 @@ pub(crate) fn edge_mismatch(p: &Edge, c: &Edge) -> Option<f32> {
     Some(dl / tl + (da + db) as f32 / tolerance as f32)
 }
 
-/// The most promising root pairs `(probe minutia, candidate minutia)`, best first: those whose
-/// neighbourhoods share the most matching edges.
-pub(crate) fn root_pairs(probe: &EdgeTable, candidate: &EdgeTable) -> Vec<(u16, u16)> {
-    let mut scored: Vec<(f32, u16, u16)> = Vec::new();
-    for (i, pe) in probe.edges.iter().enumerate() {
-        for (j, ce) in candidate.edges.iter().enumerate() {
-            let mut support = 0.0;
-            let mut k = 0;
-            for p in pe {
-                // Both lists are sorted by length: skip candidate edges too short to match.
-                while k < ce.len() && ce[k].length < p.length - length_tolerance(p.length) {
-                    k += 1;
-                }
-                let mut best: Option<f32> = None;
-                for c in &ce[k..] {
-                    if c.length > p.length + length_tolerance(p.length) {
-                        break;
-                    }
-                    if let Some(m) = edge_mismatch(p, c) {
-                        best = Some(best.map_or(m, |b: f32| b.min(m)));
-                    }
-                }
-                if let Some(m) = best {
-                    support += 3.0 - m;
-                }
+/// The edges of a template filed by length and by the two relative angles, so that an edge of the
+/// other template finds the edges it may match by looking in a few neighbouring bins instead of
+/// comparing against every edge.
+#[derive(Debug, Clone)]
+pub(crate) struct EdgeIndex {
+    /// `entries[offsets[b]..offsets[b + 1]]` are the edges in bin `b`, as (minutia, edge number).
+    offsets: Vec<u32>,
+    entries: Vec<(u16, u16)>,
+}
+
+const ANGLE_BINS: usize = 16;
+const ANGLE_BIN_TURNS: u32 = 65536 / ANGLE_BINS as u32;
+
+fn length_bins() -> usize {
+    (MAX_EDGE_LENGTH_PX / EDGE_INDEX_LENGTH_BIN_PX).ceil() as usize + 1
+}
+
+fn length_bin(length: f32) -> usize {
+    ((length.max(0.0) / EDGE_INDEX_LENGTH_BIN_PX) as usize).min(length_bins() - 1)
+}
+
+impl EdgeIndex {
+    pub fn new(table: &EdgeTable) -> Self {
+        let bins = length_bins() * ANGLE_BINS * ANGLE_BINS;
+        let bin_of = |e: &Edge| {
+            (length_bin(e.length) * ANGLE_BINS + (e.from_angle as u32 / ANGLE_BIN_TURNS) as usize) * ANGLE_BINS
+                + (e.to_angle as u32 / ANGLE_BIN_TURNS) as usize
+        };
+        let mut counts = vec![0u32; bins + 1];
+        for edges in &table.edges {
+            for e in edges {
+                counts[bin_of(e) + 1] += 1;
             }
-            if support > 0.0 {
-                scored.push((support, i as u16, j as u16));
+        }
+        for b in 0..bins {
+            counts[b + 1] += counts[b];
+        }
+        let mut fill = counts.clone();
+        let mut entries = vec![(0u16, 0u16); counts[bins] as usize];
+        for (i, edges) in table.edges.iter().enumerate() {
+            for (k, e) in edges.iter().enumerate() {
+                let b = bin_of(e);
+                entries[fill[b] as usize] = (i as u16, k as u16);
+                fill[b] += 1;
+            }
+        }
+        Self {
+            offsets: counts,
+            entries,
+        }
+    }
+
+    /// Calls `visit(minutia, edge number)` for every indexed edge that may match `edge`.
+    fn for_each_near(&self, edge: &Edge, mut visit: impl FnMut(u16, u16)) {
+        let tol = length_tolerance(edge.length);
+        let (lo, hi) = (length_bin(edge.length - tol), length_bin(edge.length + tol));
+        let angle_tol = to_turn(EDGE_ANGLE_TOLERANCE_RAD);
+        let bins_around = |a: Turn| {
+            let first = a.wrapping_sub(angle_tol) as u32 / ANGLE_BIN_TURNS;
+            let last = a.wrapping_add(angle_tol) as u32 / ANGLE_BIN_TURNS;
+            let count = (last + ANGLE_BINS as u32 - first) % ANGLE_BINS as u32 + 1;
+            (0..count).map(move |k| ((first + k) % ANGLE_BINS as u32) as usize)
+        };
+        for l in lo..=hi {
+            for a in bins_around(edge.from_angle) {
+                for b in bins_around(edge.to_angle) {
+                    let bin = (l * ANGLE_BINS + a) * ANGLE_BINS + b;
+                    for &(i, k) in &self.entries[self.offsets[bin] as usize..self.offsets[bin + 1] as usize] {
+                        visit(i, k);
+                    }
+                }
             }
         }
     }
+}
+
+/// The most promising root pairs `(probe minutia, candidate minutia)`, best first: those whose
+/// neighbourhoods share the most closely matching edges. `support` is scratch space.
+pub(crate) fn root_pairs(
+    probe: &EdgeTable,
+    index: &EdgeIndex,
+    candidate: &EdgeTable,
+    support: &mut Vec<f32>,
+) -> Vec<(u16, u16)> {
+    let nc = candidate.points.len();
+    support.clear();
+    support.resize(probe.points.len() * nc, 0.0);
+    for (j, edges) in candidate.edges.iter().enumerate() {
+        for f in edges {
+            index.for_each_near(f, |i, k| {
+                let e = &probe.edges[i as usize][k as usize];
+                if let Some(m) = edge_mismatch(e, f) {
+                    let closeness = MAX_EDGE_MISMATCH - m;
+                    support[i as usize * nc + j] += closeness;
+                    support[e.to as usize * nc + f.to as usize] += closeness;
+                }
+            });
+        }
+    }
+    let mut scored: Vec<(f32, u16, u16)> = support
+        .iter()
+        .enumerate()
+        .filter(|(_, &s)| s > 0.0)
+        .map(|(k, &s)| (s, (k / nc) as u16, (k % nc) as u16))
+        .collect();
     let keep = ROOT_CANDIDATES.min(scored.len());
     if keep > 0 && keep < scored.len() {
         scored.select_nth_unstable_by(keep - 1, |a, b| b.0.total_cmp(&a.0));

@@ -75,7 +75,7 @@ pub const BRIDGE_MAX_LENGTH_PX: usize = 12;
 /// Filtering: ... if it crosses the ridge flow at least at this angle, radians (45 degrees).
 pub const BRIDGE_MIN_ANGLE_RAD: f32 = std::f32::consts::FRAC_PI_4;
 /// Filtering: two free ends at most this far apart, facing each other, are a broken ridge, px.
-pub const BREAK_MAX_GAP_PX: f32 = 15.0;
+pub const BREAK_MAX_GAP_PX: f32 = 20.0;
 /// Filtering: how far a free end may point away from the other end of a break, radians (40 degrees).
 pub const BREAK_ANGLE_TOLERANCE_RAD: f32 = 0.7;
 /// Filtering: a ridge with two free ends no longer than this is a fragment, px.
@@ -106,8 +106,10 @@ pub const EDGE_LENGTH_TOLERANCE_FRACTION: f32 = 0.08;
 /// Comparison: and each minutia's direction relative to the edge differs by at most this, radians
 /// (about 25 degrees).
 pub const EDGE_ANGLE_TOLERANCE_RAD: f32 = 0.33;
+/// Comparison: width of the length bins in which a probe's edges are filed, px.
+pub const EDGE_INDEX_LENGTH_BIN_PX: f32 = 10.0;
 /// Comparison: pairings are grown from this many of the best root pairs.
-pub const ROOT_CANDIDATES: usize = 60;
+pub const ROOT_CANDIDATES: usize = 30;
 /// Comparison: once a pairing holds this many pairs, ...
 pub const MIN_PAIRS_BEFORE_CONFIRMATION: usize = 3;
 /// ... a new pair must agree with at least this many paired neighbours.
@@ -115,3 +117,6 @@ pub const MIN_AGREEING_EDGES: u32 = 1;
 /// Scoring: a minutia counts as inside the area both prints cover when it lies this close to a
 /// minutia of the other print after alignment, px.
 pub const OVERLAP_RADIUS_PX: f32 = 30.0;
+/// Scoring: an agreeing edge counts `(1 - mismatch / worst) ^ this`: 0 counts every agreeing edge
+/// fully, higher values favour close agreement.
+pub const SUPPORT_CLOSENESS_EXPONENT: f32 = 2.0;

@@ -12,7 +12,7 @@ use crate::params::OVERLAP_RADIUS_PX;
 
 /// How strongly a pairing's edges confirm each other (used to rank the pairings of one comparison).
 pub(crate) fn evidence(pairing: &Pairing) -> f32 {
-    pairing.supporting_edges as f32
+    pairing.support
 }
 
 /// The similarity score of the best pairing of a comparison.
