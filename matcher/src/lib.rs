@@ -20,6 +20,7 @@ pub use image::{FingerprintImage, ImageError};
 pub use iso::IsoError;
 pub use template::{Minutia, MinutiaKind, Template, TemplateError};
 
+mod angles;
 mod binarisation;
 mod comparison;
 mod consolidation;

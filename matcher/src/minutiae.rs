@@ -6,7 +6,9 @@
 use crate::params::DIRECTION_TRACE_PX;
 use crate::plane::Plane;
 use crate::MinutiaKind;
-use std::f32::consts::{PI, TAU};
+use std::f32::consts::PI;
+
+pub(crate) use crate::angles::{angle_gap, normalise};
 
 /// A line end or fork of the skeleton.
 #[derive(Debug, Clone)]
@@ -253,25 +255,5 @@ fn follow(
         path.push(xy(j, w));
         prev = current;
         current = j;
-    }
-}
-
-/// An angle in `[0, 2π)`.
-pub(crate) fn normalise(a: f32) -> f32 {
-    let r = a.rem_euclid(TAU);
-    if r >= TAU {
-        0.0
-    } else {
-        r
-    }
-}
-
-/// The absolute difference of two directions, in `[0, π]`.
-pub(crate) fn angle_gap(a: f32, b: f32) -> f32 {
-    let d = (a - b).rem_euclid(TAU);
-    if d > PI {
-        TAU - d
-    } else {
-        d
     }
 }

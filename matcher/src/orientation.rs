@@ -48,6 +48,8 @@ pub(crate) struct OrientationField {
     pub angle: Plane<f32>,
     /// How consistent the gradients around the block are, 0 (no direction) to 1 (parallel ridges).
     pub coherence: Plane<f32>,
+    /// Per block, the ridge direction as the unit vector of its doubled angle, for interpolation.
+    doubled: Plane<(f32, f32)>,
 }
 
 /// Gaussian weights for offsets `-r..=r` with the given sigma.
@@ -122,7 +124,16 @@ pub(crate) fn orientation_field(tensors: &BlockTensors, foreground: &Plane<bool>
             0.0
         };
     }
-    OrientationField { angle, coherence }
+    let doubled = Plane {
+        width: w,
+        height: h,
+        data: angle.data.iter().map(|a| ((2.0 * a).cos(), (2.0 * a).sin())).collect(),
+    };
+    OrientationField {
+        angle,
+        coherence,
+        doubled,
+    }
 }
 
 impl OrientationField {
@@ -141,11 +152,11 @@ impl OrientationField {
             (x0, y1, (1.0 - fx) * fy),
             (x1, y1, fx * fy),
         ] {
-            let a = 2.0 * self.angle.at(xx, yy);
-            vx += wgt * a.cos();
-            vy += wgt * a.sin();
+            let (c, s) = self.doubled.at(xx, yy);
+            vx += wgt * c;
+            vy += wgt * s;
         }
-        let mut a = 0.5 * vy.atan2(vx);
+        let mut a = 0.5 * crate::angles::fast_atan2(vy, vx);
         if a < 0.0 {
             a += PI;
         }

@@ -4,7 +4,7 @@
 //! whose surroundings agree best. Those pairs are the roots from which consolidation grows a
 //! pairing of the whole fingerprint.
 
-use crate::minutiae::normalise;
+use crate::angles::fast_atan2;
 use crate::params::{
     EDGE_ANGLE_TOLERANCE_RAD, EDGE_INDEX_LENGTH_BIN_PX, EDGE_LENGTH_TOLERANCE_FRACTION, EDGE_LENGTH_TOLERANCE_PX,
     MAX_EDGE_LENGTH_PX, NEIGHBOURS_PER_MINUTIA, ROOT_CANDIDATES,
@@ -16,10 +16,15 @@ use std::f32::consts::TAU;
 /// innermost comparison loops free of floating-point remainders.
 pub(crate) type Turn = u16;
 
-/// Converts radians to [`Turn`]s.
-pub(crate) fn to_turn(radians: f32) -> Turn {
-    (normalise(radians) / TAU * 65536.0).round() as u32 as Turn
+/// Converts radians (any value, wrapping around) to [`Turn`]s.
+pub(crate) const fn to_turn(radians: f32) -> Turn {
+    // Through i64 so that negative angles wrap like positive ones.
+    let turns = radians * (65536.0 / TAU);
+    (if turns >= 0.0 { turns + 0.5 } else { turns - 0.5 }) as i64 as Turn
 }
+
+/// The edge angle tolerance in [`Turn`]s.
+const ANGLE_TOLERANCE_TURNS: Turn = to_turn(EDGE_ANGLE_TOLERANCE_RAD);
 
 /// The absolute difference of two directions in [`Turn`]s, `0..=32768`.
 #[inline]
@@ -73,22 +78,25 @@ impl EdgeTable {
             near.clear();
             for (j, b) in points.iter().enumerate() {
                 if i != j {
-                    let d = (b.x - a.x).hypot(b.y - a.y);
-                    if d <= MAX_EDGE_LENGTH_PX {
-                        near.push((d, j));
+                    let d2 = (b.x - a.x).powi(2) + (b.y - a.y).powi(2);
+                    if d2 <= MAX_EDGE_LENGTH_PX * MAX_EDGE_LENGTH_PX {
+                        near.push((d2, j));
                     }
                 }
             }
-            near.sort_by(|p, q| p.0.total_cmp(&q.0));
-            near.truncate(NEIGHBOURS_PER_MINUTIA);
-            edges.push(near.iter().map(|&(d, j)| edge(a, &points[j], j, d)).collect());
+            if near.len() > NEIGHBOURS_PER_MINUTIA {
+                near.select_nth_unstable_by(NEIGHBOURS_PER_MINUTIA - 1, |p, q| p.0.total_cmp(&q.0));
+                near.truncate(NEIGHBOURS_PER_MINUTIA);
+            }
+            near.sort_unstable_by(|p, q| p.0.total_cmp(&q.0).then(p.1.cmp(&q.1)));
+            edges.push(near.iter().map(|&(d2, j)| edge(a, &points[j], j, d2.sqrt())).collect());
         }
         Self { points, edges }
     }
 }
 
 fn edge(a: &Point, b: &Point, to: usize, length: f32) -> Edge {
-    let direction = (b.y - a.y).atan2(b.x - a.x);
+    let direction = fast_atan2(b.y - a.y, b.x - a.x);
     Edge {
         to: to as u16,
         length,
@@ -114,7 +122,7 @@ pub(crate) fn edge_mismatch(p: &Edge, c: &Edge) -> Option<f32> {
     if dl > tl {
         return None;
     }
-    let tolerance = to_turn(EDGE_ANGLE_TOLERANCE_RAD);
+    let tolerance = ANGLE_TOLERANCE_TURNS;
     let da = turn_gap(p.from_angle, c.from_angle);
     let db = turn_gap(p.to_angle, c.to_angle);
     if da > tolerance || db > tolerance {
@@ -133,7 +141,7 @@ pub(crate) struct EdgeIndex {
     entries: Vec<(u16, u16)>,
 }
 
-const ANGLE_BINS: usize = 16;
+const ANGLE_BINS: usize = 8;
 const ANGLE_BIN_TURNS: u32 = 65536 / ANGLE_BINS as u32;
 
 fn length_bins() -> usize {
@@ -179,7 +187,7 @@ impl EdgeIndex {
     fn for_each_near(&self, edge: &Edge, mut visit: impl FnMut(u16, u16)) {
         let tol = length_tolerance(edge.length);
         let (lo, hi) = (length_bin(edge.length - tol), length_bin(edge.length + tol));
-        let angle_tol = to_turn(EDGE_ANGLE_TOLERANCE_RAD);
+        let angle_tol = ANGLE_TOLERANCE_TURNS;
         let bins_around = |a: Turn| {
             let first = a.wrapping_sub(angle_tol) as u32 / ANGLE_BIN_TURNS;
             let last = a.wrapping_add(angle_tol) as u32 / ANGLE_BIN_TURNS;
@@ -235,4 +243,17 @@ pub(crate) fn root_pairs(
     }
     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
     scored.into_iter().map(|(_, i, j)| (i, j)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn turns_wrap_around() {
+        assert_eq!(to_turn(0.0), 0);
+        assert_eq!(to_turn(TAU), 0);
+        assert_eq!(to_turn(-std::f32::consts::FRAC_PI_2), 49152);
+        assert_eq!(turn_gap(to_turn(0.1), to_turn(-0.1)), to_turn(0.2));
+    }
 }
