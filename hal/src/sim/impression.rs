@@ -65,6 +65,8 @@ struct Draw {
     contrast: f32,
     noise_sd: f32,
     blur_radius_px: usize,
+    /// How much the lower part of the contact lifts off the glass, 0 (flat) to 1.
+    lift: f32,
     smudge: f32,
 }
 
@@ -86,7 +88,7 @@ impl Draw {
         Draw {
             rotation_rad: rng.normal_clamped(0.0, rot_sd, -20.0, 20.0) as f32 * PI / 180.0,
             shift_x_px: rng.normal_clamped(0.0, 22.0, -55.0, 55.0) as f32,
-            shift_y_px: rng.normal_clamped(18.0, 28.0, -50.0, 80.0) as f32,
+            shift_y_px: rng.normal_clamped(35.0, 28.0, -40.0, 100.0) as f32,
             contact_cx: pad.cx + rng.normal_clamped(0.0, 12.0, -30.0, 30.0) as f32,
             contact_cy: pad.cy + rng.normal_clamped(10.0, 18.0, -30.0, 50.0) as f32,
             contact_half_width_px: pad.half_width_px * (0.70 + 0.22 * pressure) * rng.range(0.93, 1.05) as f32,
@@ -100,15 +102,16 @@ impl Draw {
             distortion_shift_y_px: rng.normal_clamped(0.0, 6.0, -15.0, 15.0) as f32,
             close_contact_radius_px: rng.range(35.0, 70.0) as f32,
             transition_px: rng.range(110.0, 180.0) as f32,
-            background: rng.range(175.0, 225.0) as f32,
-            valley_shade: rng.range(0.0, 18.0) as f32,
-            contrast: rng.range(120.0, 175.0) as f32,
+            background: rng.range(180.0, 232.0) as f32,
+            valley_shade: rng.range(4.0, 26.0) as f32,
+            contrast: rng.range(150.0, 200.0) as f32,
             noise_sd: if poor {
                 rng.range(10.0, 18.0)
             } else {
-                rng.range(2.5, 7.0)
+                rng.range(3.5, 8.5)
             } as f32,
             blur_radius_px: if poor && rng.chance(0.5) { 2 } else { 1 },
+            lift: rng.range(0.1, 0.7) as f32,
             smudge: if poor { rng.range(0.3, 0.7) as f32 } else { 0.0 },
         }
     }
@@ -133,9 +136,14 @@ pub fn render(
     // Skin-bound noise (in master coordinates) and sensor-bound noise (in image coordinates).
     let edge_noise = FractalNoise::new(&mut rng, mw, mh, 60.0, 3);
     let pressure_noise = FractalNoise::new(&mut rng, mw, mh, 90.0, 2);
-    let dry_noise = FractalNoise::new(&mut rng, mw, mh, 7.0, 2);
+    let dry_noise = FractalNoise::new(&mut rng, mw, mh, 10.0, 3);
     let wet_noise = FractalNoise::new(&mut rng, mw, mh, 14.0, 2);
     let texture = FractalNoise::new(&mut rng, mw, mh, 3.0, 2);
+    let fine_edge = FractalNoise::new(&mut rng, mw, mh, 14.0, 2);
+    // Ridge edges are ragged the same way on every impression: that noise belongs to the finger.
+    let roughness = FractalNoise::new(&mut Rng::stream(finger_seed, "ridge-edges"), mw, mh, 2.5, 2);
+    let ink_level = FractalNoise::new(&mut rng, mw, mh, 40.0, 2);
+    let specks = Specks::new(&mut rng, w, h);
     let (fw, fh) = (w as f32, h as f32);
     let shade = FractalNoise::new(&mut rng, fw, fh, 160.0, 2);
     let grad = (rng.signed() as f32 * 25.0, rng.signed() as f32 * 25.0);
@@ -157,7 +165,9 @@ pub fn render(
             let ey = (qy - d.contact_cy) / d.contact_half_height_px;
             // The fingertip is rounder at the top than towards the joint.
             let ey = if ey < 0.0 { ey * 1.08 } else { ey * 0.95 };
-            let dist = (ex * ex + ey * ey).sqrt() + d.contact_edge_noise * edge_noise.at(qx, qy);
+            let dist = (ex * ex + ey * ey).sqrt()
+                + d.contact_edge_noise * edge_noise.at(qx, qy)
+                + 0.035 * fine_edge.at(qx, qy);
             if dist >= 1.0 {
                 continue;
             }
@@ -172,13 +182,16 @@ pub fn render(
             }
             let ridge = master.ridges.sample(mx, my, 0.0);
             // Firmer in the middle of the contact, lighter towards its edge.
-            let firmness = (1.0 - dist * dist).max(0.0).sqrt() * (1.0 + 0.25 * pressure_noise.at(mx, my));
-            let threshold = d.threshold + 0.45 * (1.0 - firmness) + 0.12 * pressure_noise.at(my, mx);
-            let mut k = smoothstep(0.5 + (ridge - threshold) / 0.55);
+            let mut firmness = (1.0 - dist * dist).max(0.0).sqrt() * (1.0 + 0.25 * pressure_noise.at(mx, my));
+            // Towards the joint the finger lifts off the glass: ridges fade and break up there.
+            firmness -= d.lift * smoothstep((ey - 0.35) / 0.6);
+            let threshold =
+                d.threshold + 0.45 * (1.0 - firmness) + 0.12 * pressure_noise.at(my, mx) + 0.22 * roughness.at(mx, my);
+            let mut k = smoothstep(0.5 + (ridge - threshold) / 0.45);
             if d.dry > 0.0 {
                 // Dry skin touches in patches: gaps along the ridges.
-                let gap = smoothstep((dry_noise.at(mx, my) + 0.55 - d.dry) / 0.25);
-                k *= 0.15 + 0.85 * gap;
+                let gap = smoothstep((dry_noise.at(mx, my) - 0.75 + 0.75 * d.dry) / 0.18);
+                k *= 1.0 - 0.9 * gap;
             }
             if d.wet > 0.0 {
                 // Wet skin: moisture bridges the valleys in blotches.
@@ -189,9 +202,11 @@ pub fn render(
             if d.smudge > 0.0 {
                 k = k * (1.0 - d.smudge) + d.smudge * 0.6 * smoothstep(0.5 + ridge);
             }
-            k *= 0.82 + 0.18 * texture.at(mx, my);
+            k *= 0.85 + 0.15 * texture.at(mx, my);
+            k *= 0.85 + 0.15 * ink_level.at(mx, my);
+            k = (1.2 * k).min(1.0);
             ink.data[v * w + u] = (k * contact).clamp(0.0, 1.0);
-            contact_map.data[v * w + u] = contact;
+            contact_map.data[v * w + u] = contact * (0.6 + 0.4 * texture.at(my, mx));
         }
     }
     for _ in 0..d.blur_radius_px {
@@ -204,7 +219,7 @@ pub fn render(
             let i = v * w + u;
             let (x, y) = (u as f32 / fw - 0.5, v as f32 / fh - 0.5);
             let bg = d.background + grad.0 * x + grad.1 * y + 10.0 * shade.at(u as f32, v as f32);
-            let grey = bg - d.valley_shade * contact_map.data[i] - d.contrast * ink.data[i]
+            let grey = bg - d.valley_shade * contact_map.data[i] - d.contrast * ink.data[i] - specks.at(u, v)
                 + d.noise_sd * noise_rng.normal() as f32;
             pixels.push(grey.round().clamp(0.0, 255.0) as u8);
         }
@@ -214,6 +229,46 @@ pub fn render(
         height: sensor.height_px,
         dpi: sensor.dpi,
         pixels,
+    }
+}
+
+/// Dust and residue on the sensor's glass: a few small dark specks.
+struct Specks {
+    width: usize,
+    spots: Vec<(f32, f32, f32, f32)>,
+}
+
+impl Specks {
+    fn new(rng: &mut Rng, width: usize, height: usize) -> Self {
+        let count = (rng.unit() * 25.0) as usize;
+        let spots = (0..count)
+            .map(|_| {
+                (
+                    rng.range(0.0, width as f64) as f32,
+                    rng.range(0.0, height as f64) as f32,
+                    rng.range(0.6, 2.2) as f32,
+                    rng.range(15.0, 70.0) as f32,
+                )
+            })
+            .collect();
+        Specks { width, spots }
+    }
+
+    /// Darkening at a pixel, grey levels.
+    fn at(&self, u: usize, v: usize) -> f32 {
+        let _ = self.width;
+        let (x, y) = (u as f32, v as f32);
+        self.spots
+            .iter()
+            .map(|&(sx, sy, r, depth)| {
+                let d2 = (x - sx).powi(2) + (y - sy).powi(2);
+                if d2 > 9.0 * r * r {
+                    0.0
+                } else {
+                    depth * (-d2 / (r * r)).exp()
+                }
+            })
+            .sum()
     }
 }
 
