@@ -20,41 +20,53 @@ pub(crate) fn binarise(enhanced: &Plane<f32>, foreground: &Plane<bool>) -> Plane
 
 /// Flips 8-connected regions of `value` smaller than [`BINARY_MIN_REGION_PX`].
 fn remove_small_regions(plane: &mut Plane<bool>, value: bool) {
+    const OTHER: u8 = 0;
+    const SAME: u8 = 1;
+    const SEEN: u8 = 2;
+    const OUTSIDE: u8 = 3;
+    // A copy with a one-pixel frame, so that neighbours need no bounds checks.
     let (w, h) = (plane.width, plane.height);
-    let mut seen = vec![false; w * h];
+    let pw = w + 2;
+    let mut cells = vec![OUTSIDE; pw * (h + 2)];
+    for y in 0..h {
+        for x in 0..w {
+            cells[(y + 1) * pw + x + 1] = if plane.at(x, y) == value { SAME } else { OTHER };
+        }
+    }
+    let pw = pw as isize;
+    let neighbours = [-pw - 1, -pw, -pw + 1, -1, 1, pw - 1, pw, pw + 1];
     let mut region = Vec::new();
     let mut stack = Vec::new();
-    for start in 0..w * h {
-        if plane.data[start] != value || seen[start] {
+    for start in 0..cells.len() {
+        if cells[start] != SAME {
             continue;
         }
         region.clear();
-        seen[start] = true;
+        cells[start] = SEEN;
         stack.push(start);
         let mut touches_border = false;
         while let Some(i) = stack.pop() {
-            region.push(i);
-            let (x, y) = ((i % w) as isize, (i / w) as isize);
-            for dy in -1..=1 {
-                for dx in -1..=1 {
-                    match plane.get(x + dx, y + dy) {
-                        Some(v) if v == value => {
-                            let j = (y + dy) as usize * w + (x + dx) as usize;
-                            if !seen[j] {
-                                seen[j] = true;
-                                stack.push(j);
-                            }
-                        }
-                        None => touches_border = true,
-                        _ => {}
+            // Only small regions are flipped, so a large one need not be remembered.
+            if region.len() < BINARY_MIN_REGION_PX {
+                region.push(i);
+            }
+            for d in neighbours {
+                let j = (i as isize + d) as usize;
+                match cells[j] {
+                    SAME => {
+                        cells[j] = SEEN;
+                        stack.push(j);
                     }
+                    OUTSIDE => touches_border = true,
+                    _ => {}
                 }
             }
         }
         // Background touching the image border is outside the finger, whatever its size.
         if region.len() < BINARY_MIN_REGION_PX && (value || !touches_border) {
+            let pw = pw as usize;
             for &i in &region {
-                plane.data[i] = !value;
+                *plane.at_mut(i % pw - 1, i / pw - 1) = !value;
             }
         }
     }

@@ -141,7 +141,7 @@ impl OrientationField {
     pub fn at_pixel(&self, x: f32, y: f32) -> f32 {
         let bx = (x / BLOCK_SIZE_PX as f32 - 0.5).clamp(0.0, (self.angle.width - 1) as f32);
         let by = (y / BLOCK_SIZE_PX as f32 - 0.5).clamp(0.0, (self.angle.height - 1) as f32);
-        let (x0, y0) = (bx.floor() as usize, by.floor() as usize);
+        let (x0, y0) = (bx as usize, by as usize); // non-negative: truncation is the floor
         let (x1, y1) = ((x0 + 1).min(self.angle.width - 1), (y0 + 1).min(self.angle.height - 1));
         let (fx, fy) = (bx - x0 as f32, by - y0 as f32);
         let mut vx = 0.0;

@@ -120,3 +120,9 @@ pub const OVERLAP_RADIUS_PX: f32 = 30.0;
 /// Scoring: an agreeing edge counts `(1 - mismatch / worst) ^ this`: 0 counts every agreeing edge
 /// fully, higher values favour close agreement.
 pub const SUPPORT_CLOSENESS_EXPONENT: f32 = 2.0;
+/// Scoring: the score is weighed by (paired share of the overlap) ^ this.
+pub const SCORE_OVERLAP_EXPONENT: f32 = 0.5;
+/// Scoring: a pair counts as aligned when its two minutiae land this close after rigid alignment, px.
+pub const ALIGNED_PAIR_RADIUS_PX: f32 = 25.0;
+/// Scoring: the score is weighed by (share of aligned pairs) ^ this.
+pub const SCORE_ALIGNMENT_EXPONENT: f32 = 2.0;

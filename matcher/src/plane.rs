@@ -55,8 +55,9 @@ impl Plane<f32> {
     pub fn sample(&self, x: f32, y: f32) -> f32 {
         let x = x.clamp(0.0, (self.width - 1) as f32);
         let y = y.clamp(0.0, (self.height - 1) as f32);
-        let x0 = x.floor() as usize;
-        let y0 = y.floor() as usize;
+        // Both are now non-negative, so truncation is the floor (and much cheaper than `floor`).
+        let x0 = x as usize;
+        let y0 = y as usize;
         let x1 = (x0 + 1).min(self.width - 1);
         let y1 = (y0 + 1).min(self.height - 1);
         let fx = x - x0 as f32;

@@ -8,7 +8,7 @@
 
 use crate::consolidation::Pairing;
 use crate::pairing::EdgeTable;
-use crate::params::OVERLAP_RADIUS_PX;
+use crate::params::{ALIGNED_PAIR_RADIUS_PX, OVERLAP_RADIUS_PX, SCORE_ALIGNMENT_EXPONENT, SCORE_OVERLAP_EXPONENT};
 
 /// How strongly a pairing's edges confirm each other (used to rank the pairings of one comparison).
 pub(crate) fn evidence(pairing: &Pairing) -> f32 {
@@ -21,13 +21,19 @@ pub(crate) fn score(pairing: &Pairing, probe: &EdgeTable, candidate: &EdgeTable)
     if n < 2 {
         return 0.0;
     }
-    let overlap = overlapping_minutiae(pairing, probe, candidate).max(n);
-    evidence(pairing) * (n as f32 / overlap as f32).sqrt()
+    let (overlap, aligned) = overlap_and_alignment(pairing, probe, candidate);
+    let overlap = overlap.max(n);
+    let aligned_share = aligned as f32 / n as f32;
+    evidence(pairing)
+        * (n as f32 / overlap as f32).powf(SCORE_OVERLAP_EXPONENT)
+        * aligned_share.powf(SCORE_ALIGNMENT_EXPONENT)
 }
 
-/// The larger of the two prints' counts of minutiae that lie in the area both prints cover, once
-/// the probe is laid on the candidate by the pairing's rotation and translation.
-fn overlapping_minutiae(pairing: &Pairing, probe: &EdgeTable, candidate: &EdgeTable) -> usize {
+/// Lays the probe on the candidate by the pairing's rotation and translation, and counts: the larger
+/// of the two prints' numbers of minutiae that lie in the area both cover, and the pairs that land
+/// within [`ALIGNED_PAIR_RADIUS_PX`] of each other. A true pairing bends with the skin but stays
+/// close to one rigid placement; a chance one wanders.
+fn overlap_and_alignment(pairing: &Pairing, probe: &EdgeTable, candidate: &EdgeTable) -> (usize, usize) {
     let n = pairing.pairs.len() as f32;
     let (mut cos_sum, mut sin_sum) = (0.0f32, 0.0f32);
     let (mut px, mut py, mut cx, mut cy) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
@@ -63,5 +69,14 @@ fn overlapping_minutiae(pairing: &Pairing, probe: &EdgeTable, candidate: &EdgeTa
         .iter()
         .filter(|c| moved.iter().any(|&(x, y)| near(x, y, c.x, c.y)))
         .count();
-    probe_inside.max(candidate_inside)
+    let a2 = ALIGNED_PAIR_RADIUS_PX * ALIGNED_PAIR_RADIUS_PX;
+    let aligned = pairing
+        .pairs
+        .iter()
+        .filter(|&&(i, j)| {
+            let ((x, y), c) = (moved[i as usize], &candidate.points[j as usize]);
+            (x - c.x).powi(2) + (y - c.y).powi(2) < a2
+        })
+        .count();
+    (probe_inside.max(candidate_inside), aligned)
 }
