@@ -7,7 +7,7 @@
 use crate::angles::fast_atan2;
 use crate::params::{
     EDGE_ANGLE_TOLERANCE_RAD, EDGE_INDEX_LENGTH_BIN_PX, EDGE_LENGTH_TOLERANCE_FRACTION, EDGE_LENGTH_TOLERANCE_PX,
-    MAX_EDGE_LENGTH_PX, NEIGHBOURS_PER_MINUTIA, ROOT_CANDIDATES,
+    MAX_EDGE_LENGTH_PX, NEIGHBOURS_PER_MINUTIA, ROOT_CANDIDATES, ROOT_NEIGHBOURS,
 };
 use crate::Template;
 use std::f32::consts::TAU;
@@ -79,16 +79,16 @@ impl EdgeTable {
             for (j, b) in points.iter().enumerate() {
                 if i != j {
                     let d2 = (b.x - a.x).powi(2) + (b.y - a.y).powi(2);
-                    if d2 <= MAX_EDGE_LENGTH_PX * MAX_EDGE_LENGTH_PX {
-                        near.push((d2, j));
+                    // Keep the nearest neighbours sorted as they come; equal distances keep the
+                    // order of the scan, so the result is deterministic.
+                    let beaten = near.len() == NEIGHBOURS_PER_MINUTIA && near.last().is_some_and(|l| d2 >= l.0);
+                    if d2 <= MAX_EDGE_LENGTH_PX * MAX_EDGE_LENGTH_PX && !beaten {
+                        let at = near.partition_point(|&(d, _)| d <= d2);
+                        near.insert(at, (d2, j));
+                        near.truncate(NEIGHBOURS_PER_MINUTIA);
                     }
                 }
             }
-            if near.len() > NEIGHBOURS_PER_MINUTIA {
-                near.select_nth_unstable_by(NEIGHBOURS_PER_MINUTIA - 1, |p, q| p.0.total_cmp(&q.0));
-                near.truncate(NEIGHBOURS_PER_MINUTIA);
-            }
-            near.sort_unstable_by(|p, q| p.0.total_cmp(&q.0).then(p.1.cmp(&q.1)));
             edges.push(near.iter().map(|&(d2, j)| edge(a, &points[j], j, d2.sqrt())).collect());
         }
         Self { points, edges }
@@ -161,7 +161,7 @@ impl EdgeIndex {
         };
         let mut counts = vec![0u32; bins + 1];
         for edges in &table.edges {
-            for e in edges {
+            for e in edges.iter().take(ROOT_NEIGHBOURS) {
                 counts[bin_of(e) + 1] += 1;
             }
         }
@@ -171,7 +171,7 @@ impl EdgeIndex {
         let mut fill = counts.clone();
         let mut entries = vec![(0u16, 0u16); counts[bins] as usize];
         for (i, edges) in table.edges.iter().enumerate() {
-            for (k, e) in edges.iter().enumerate() {
+            for (k, e) in edges.iter().enumerate().take(ROOT_NEIGHBOURS) {
                 let b = bin_of(e);
                 entries[fill[b] as usize] = (i as u16, k as u16);
                 fill[b] += 1;
@@ -219,7 +219,7 @@ pub(crate) fn root_pairs(
     support.clear();
     support.resize(probe.points.len() * nc, 0.0);
     for (j, edges) in candidate.edges.iter().enumerate() {
-        for f in edges {
+        for f in edges.iter().take(ROOT_NEIGHBOURS) {
             index.for_each_near(f, |i, k| {
                 let e = &probe.edges[i as usize][k as usize];
                 if let Some(m) = edge_mismatch(e, f) {

@@ -106,6 +106,8 @@ pub const EDGE_LENGTH_TOLERANCE_FRACTION: f32 = 0.08;
 /// Comparison: and each minutia's direction relative to the edge differs by at most this, radians
 /// (about 25 degrees).
 pub const EDGE_ANGLE_TOLERANCE_RAD: f32 = 0.33;
+/// Comparison: roots are found from the edges to this many nearest neighbours of each minutia.
+pub const ROOT_NEIGHBOURS: usize = 8;
 /// Comparison: width of the length bins in which a probe's edges are filed, px.
 pub const EDGE_INDEX_LENGTH_BIN_PX: f32 = 10.0;
 /// Comparison: pairings are grown from this many of the best root pairs.
