@@ -16,8 +16,6 @@ pub(crate) struct Pairing {
     /// Edges between paired minutiae that agree in both prints, each weighted by how closely it
     /// agrees (1 for a perfect match, falling to 0 at the tolerance).
     pub support: f32,
-    /// Sum of the mismatches of the edges that grew the pairing.
-    pub mismatch: f32,
 }
 
 const NONE: u16 = u16::MAX;
@@ -87,7 +85,6 @@ pub(crate) fn grow(probe: &EdgeTable, candidate: &EdgeTable, root: (u16, u16), s
         scratch.probe_to_candidate[p as usize] = c;
         scratch.candidate_to_probe[c as usize] = p;
         pairing.pairs.push((p, c));
-        pairing.mismatch += step.mismatch;
         pairing.support += support;
         // Offer every edge leaving the new pair that agrees in both prints.
         let mut k = 0;

@@ -55,22 +55,30 @@ impl SkeletonGraph {
         if r1 == r2 {
             return; // a closed loop through this node
         }
-        let a = self.other_end(r1, n);
-        let b = self.other_end(r2, n);
-        let mut path: Vec<(u16, u16)> = self.path_from(r1, a).collect();
-        path.extend(self.path_from(r2, n).skip(1));
-        self.kill_ridge(r1);
-        self.kill_ridge(r2);
         self.nodes[n].alive = false;
+        // Both ridges pass through the node's pixel: keep it once.
+        self.join_ridges(r1, n, r2, n, 1);
+    }
+
+    /// Replaces ridge `first` (which ends at node `first_end`) and ridge `second` (which starts at
+    /// node `second_start`) by one ridge running through both, leaving out the first `skip` pixels
+    /// of `second`.
+    fn join_ridges(&mut self, first: usize, first_end: usize, second: usize, second_start: usize, skip: usize) {
+        let from = self.other_end(first, first_end);
+        let to = self.other_end(second, second_start);
+        let mut path: Vec<(u16, u16)> = self.path_from(first, from).collect();
+        path.extend(self.path_from(second, second_start).skip(skip));
+        self.kill_ridge(first);
+        self.kill_ridge(second);
         let id = self.ridges.len();
         self.ridges.push(crate::minutiae::Ridge {
-            from: a,
-            to: b,
+            from,
+            to,
             path,
             alive: true,
         });
-        self.nodes[a].ridges.push(id);
-        self.nodes[b].ridges.push(id);
+        self.nodes[from].ridges.push(id);
+        self.nodes[to].ridges.push(id);
     }
 
     fn dissolve_all(&mut self) {
@@ -190,23 +198,9 @@ impl SkeletonGraph {
                 used[a] = true;
                 used[b] = true;
                 let rb = self.nodes[b].ridges[0];
-                let far_a = self.other_end(ra, a);
-                let far_b = self.other_end(rb, b);
-                let mut path: Vec<(u16, u16)> = self.path_from(ra, far_a).collect();
-                path.extend(self.path_from(rb, b));
-                self.kill_ridge(ra);
-                self.kill_ridge(rb);
                 self.nodes[a].alive = false;
                 self.nodes[b].alive = false;
-                let id = self.ridges.len();
-                self.ridges.push(crate::minutiae::Ridge {
-                    from: far_a,
-                    to: far_b,
-                    path,
-                    alive: true,
-                });
-                self.nodes[far_a].ridges.push(id);
-                self.nodes[far_b].ridges.push(id);
+                self.join_ridges(ra, a, rb, b, 0);
             }
         }
     }
