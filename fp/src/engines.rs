@@ -93,7 +93,21 @@ impl Engine for Nbis {
     }
 
     fn compare(&self, probe: &NbisTemplate, candidate: &NbisTemplate) -> f64 {
-        f64::from(fprint_bozorth3::match_score(&probe.minutiae, &candidate.minutiae))
+        // fprint-bozorth3 0.1.0 indexes out of bounds on a few rare pairs (seen on synthetic
+        // prints). One bad pair must not end a whole measurement: it scores as a non-match and
+        // is reported.
+        let score = std::panic::catch_unwind(|| fprint_bozorth3::match_score(&probe.minutiae, &candidate.minutiae));
+        match score {
+            Ok(score) => f64::from(score),
+            Err(_) => {
+                tracing::warn!(
+                    "BOZORTH3 panicked comparing prints of {} and {} minutiae; scored as a non-match",
+                    probe.minutiae.len(),
+                    candidate.minutiae.len()
+                );
+                0.0
+            }
+        }
     }
 }
 
@@ -185,5 +199,127 @@ mod tests {
         };
         let e = Shimon.extract(&tiny, 500).unwrap_err();
         assert!(e.contains("small"), "{e}");
+    }
+
+    /// Two synthetic prints (seed 1, fingers 69 and 81 of `shimon-reader simulate`) on which
+    /// fprint-bozorth3 0.1.0 panics, as MINDTCT found them: (x, y, theta).
+    const BOZORTH3_PANIC_PROBE: &[(i32, i32, i32)] = &[
+        (45, 161, 191),
+        (46, 136, 191),
+        (47, 153, 191),
+        (60, 203, 202),
+        (62, 195, 202),
+        (82, 208, 202),
+        (99, 202, 202),
+        (102, 110, 22),
+        (102, 84, 22),
+        (102, 43, 22),
+        (117, 126, 22),
+        (120, 206, 191),
+        (125, 241, 202),
+        (136, 144, 11),
+        (136, 129, 22),
+        (146, 215, 180),
+        (149, 287, 191),
+        (151, 100, 45),
+        (154, 139, 22),
+        (155, 124, 45),
+        (156, 183, 0),
+        (162, 238, 180),
+        (164, 194, 169),
+        (167, 119, 67),
+        (172, 104, 67),
+        (176, 296, 169),
+        (177, 253, 169),
+        (181, 134, 101),
+        (194, 100, 79),
+        (197, 74, 67),
+        (200, 153, 135),
+        (203, 13, 214),
+        (205, 181, 146),
+        (216, 18, 202),
+        (219, 116, 112),
+        (222, 61, 79),
+        (225, 142, 124),
+        (229, 41, 90),
+        (235, 56, 101),
+        (238, 81, 101),
+        (241, 28, 337),
+        (248, 216, 326),
+        (253, 68, 124),
+        (265, 211, 315),
+        (266, 15, 326),
+        (270, 26, 326),
+        (282, 226, 315),
+        (290, 56, 304),
+        (294, 201, 304),
+        (299, 90, 304),
+        (306, 145, 304),
+        (309, 168, 304),
+    ];
+    const BOZORTH3_PANIC_CANDIDATE: &[(i32, i32, i32)] = &[
+        (45, 123, 214),
+        (47, 218, 225),
+        (49, 167, 214),
+        (50, 156, 214),
+        (55, 247, 225),
+        (69, 239, 214),
+        (74, 213, 214),
+        (94, 202, 214),
+        (116, 307, 22),
+        (123, 178, 22),
+        (138, 168, 34),
+        (148, 140, 45),
+        (153, 314, 169),
+        (153, 170, 34),
+        (158, 96, 56),
+        (159, 118, 56),
+        (166, 181, 22),
+        (166, 146, 56),
+        (167, 193, 349),
+        (170, 168, 67),
+        (170, 132, 67),
+        (175, 176, 56),
+        (179, 169, 90),
+        (180, 144, 79),
+        (183, 189, 157),
+        (196, 154, 101),
+        (203, 183, 135),
+        (215, 148, 112),
+        (218, 204, 146),
+        (218, 125, 101),
+        (226, 172, 124),
+        (239, 139, 112),
+        (243, 111, 101),
+        (246, 50, 225),
+        (249, 279, 337),
+        (249, 167, 135),
+        (249, 69, 225),
+        (255, 142, 124),
+        (260, 266, 337),
+        (265, 101, 124),
+        (266, 193, 146),
+        (267, 255, 326),
+        (272, 222, 326),
+        (287, 222, 326),
+        (287, 70, 11),
+        (302, 175, 326),
+        (304, 190, 146),
+        (305, 166, 326),
+        (306, 137, 326),
+    ];
+
+    #[test]
+    fn a_bozorth3_panic_scores_as_a_non_match_instead_of_ending_the_run() {
+        let template = |xyt: &[(i32, i32, i32)]| NbisTemplate {
+            minutiae: xyt
+                .iter()
+                .map(|&(x, y, t)| fprint_bozorth3::Minutia::from_xyt(x, y, t))
+                .collect(),
+            width: 300,
+            height: 400,
+        };
+        let (probe, candidate) = (template(BOZORTH3_PANIC_PROBE), template(BOZORTH3_PANIC_CANDIDATE));
+        assert_eq!(Nbis.compare(&probe, &candidate), 0.0);
     }
 }
