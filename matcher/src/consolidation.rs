@@ -75,7 +75,7 @@ pub(crate) fn grow(probe: &EdgeTable, candidate: &EdgeTable, root: (u16, u16), s
         if scratch.probe_to_candidate[p as usize] != NONE || scratch.candidate_to_probe[c as usize] != NONE {
             continue;
         }
-        let (pe, ce) = (&probe.edges[p as usize], &candidate.edges[c as usize]);
+        let (pe, ce) = (probe.edges_of(p as usize), candidate.edges_of(c as usize));
         // Once the pairing has taken shape, a new pair must agree with at least two paired
         // neighbours: a pair reached through a single chance edge is not taken.
         let (agreeing, support) = agreeing_edges(pe, ce, &scratch.probe_to_candidate);

@@ -58,7 +58,42 @@ pub(crate) struct Edge {
 #[derive(Debug, Clone)]
 pub(crate) struct EdgeTable {
     pub points: Vec<Point>,
-    pub edges: Vec<Vec<Edge>>,
+    /// Every minutia's edges in one list: those of minutia `i` are `edges[starts[i]..starts[i + 1]]`.
+    edges: Vec<Edge>,
+    starts: Vec<u32>,
+}
+
+/// The nearest neighbours met so far, nearest first; equal distances keep the order they came in,
+/// so the result is deterministic.
+#[derive(Debug, Clone, Copy)]
+struct Nearest {
+    count: usize,
+    items: [(f32, u16); NEIGHBOURS_PER_MINUTIA],
+}
+
+impl Nearest {
+    const EMPTY: Self = Self {
+        count: 0,
+        items: [(0.0, 0); NEIGHBOURS_PER_MINUTIA],
+    };
+
+    fn offer(&mut self, d2: f32, index: u16) {
+        let full = self.count == NEIGHBOURS_PER_MINUTIA;
+        if NEIGHBOURS_PER_MINUTIA == 0 || (full && d2 >= self.items[NEIGHBOURS_PER_MINUTIA - 1].0) {
+            return;
+        }
+        let mut at = if full { NEIGHBOURS_PER_MINUTIA - 1 } else { self.count };
+        self.count += usize::from(!full);
+        while at > 0 && self.items[at - 1].0 > d2 {
+            self.items[at] = self.items[at - 1];
+            at -= 1;
+        }
+        self.items[at] = (d2, index);
+    }
+
+    fn as_slice(&self) -> &[(f32, u16)] {
+        &self.items[..self.count]
+    }
 }
 
 impl EdgeTable {
@@ -72,26 +107,41 @@ impl EdgeTable {
                 angle: m.angle,
             })
             .collect();
-        let mut edges = Vec::with_capacity(points.len());
-        let mut near: Vec<(f32, usize)> = Vec::with_capacity(points.len());
+        // Each pair's distance is computed once and offered to both minutiae.
+        let mut near = vec![Nearest::EMPTY; points.len()];
         for (i, a) in points.iter().enumerate() {
-            near.clear();
-            for (j, b) in points.iter().enumerate() {
-                if i != j {
-                    let d2 = (b.x - a.x).powi(2) + (b.y - a.y).powi(2);
-                    // Keep the nearest neighbours sorted as they come; equal distances keep the
-                    // order of the scan, so the result is deterministic.
-                    let beaten = near.len() == NEIGHBOURS_PER_MINUTIA && near.last().is_some_and(|l| d2 >= l.0);
-                    if d2 <= MAX_EDGE_LENGTH_PX * MAX_EDGE_LENGTH_PX && !beaten {
-                        let at = near.partition_point(|&(d, _)| d <= d2);
-                        near.insert(at, (d2, j));
-                        near.truncate(NEIGHBOURS_PER_MINUTIA);
-                    }
+            for (j, b) in points.iter().enumerate().skip(i + 1) {
+                let d2 = (b.x - a.x).powi(2) + (b.y - a.y).powi(2);
+                if d2 <= MAX_EDGE_LENGTH_PX * MAX_EDGE_LENGTH_PX {
+                    near[i].offer(d2, j as u16);
+                    near[j].offer(d2, i as u16);
                 }
             }
-            edges.push(near.iter().map(|&(d2, j)| edge(a, &points[j], j, d2.sqrt())).collect());
         }
-        Self { points, edges }
+        let mut edges = Vec::with_capacity(near.iter().map(|n| n.count).sum());
+        let mut starts = Vec::with_capacity(points.len() + 1);
+        for (a, nearest) in points.iter().zip(&near) {
+            starts.push(edges.len() as u32);
+            edges.extend(
+                nearest
+                    .as_slice()
+                    .iter()
+                    .map(|&(d2, j)| edge(a, &points[j as usize], j as usize, d2.sqrt())),
+            );
+        }
+        starts.push(edges.len() as u32);
+        Self { points, edges, starts }
+    }
+
+    /// The edges of minutia `i`, shortest first.
+    #[inline]
+    pub fn edges_of(&self, i: usize) -> &[Edge] {
+        &self.edges[self.starts[i] as usize..self.starts[i + 1] as usize]
+    }
+
+    /// The edges of every minutia in turn.
+    pub fn all_edges(&self) -> impl Iterator<Item = &[Edge]> + '_ {
+        (0..self.points.len()).map(|i| self.edges_of(i))
     }
 }
 
@@ -160,7 +210,7 @@ impl EdgeIndex {
                 + (e.to_angle as u32 / ANGLE_BIN_TURNS) as usize
         };
         let mut counts = vec![0u32; bins + 1];
-        for edges in &table.edges {
+        for edges in table.all_edges() {
             for e in edges.iter().take(ROOT_NEIGHBOURS) {
                 counts[bin_of(e) + 1] += 1;
             }
@@ -170,7 +220,7 @@ impl EdgeIndex {
         }
         let mut fill = counts.clone();
         let mut entries = vec![(0u16, 0u16); counts[bins] as usize];
-        for (i, edges) in table.edges.iter().enumerate() {
+        for (i, edges) in table.all_edges().enumerate() {
             for (k, e) in edges.iter().enumerate().take(ROOT_NEIGHBOURS) {
                 let b = bin_of(e);
                 entries[fill[b] as usize] = (i as u16, k as u16);
@@ -218,10 +268,10 @@ pub(crate) fn root_pairs(
     let nc = candidate.points.len();
     support.clear();
     support.resize(probe.points.len() * nc, 0.0);
-    for (j, edges) in candidate.edges.iter().enumerate() {
+    for (j, edges) in candidate.all_edges().enumerate() {
         for f in edges.iter().take(ROOT_NEIGHBOURS) {
             index.for_each_near(f, |i, k| {
-                let e = &probe.edges[i as usize][k as usize];
+                let e = &probe.edges_of(i as usize)[k as usize];
                 if let Some(m) = edge_mismatch(e, f) {
                     let closeness = MAX_EDGE_MISMATCH - m;
                     support[i as usize * nc + j] += closeness;
