@@ -114,7 +114,7 @@ pub const EDGE_INDEX_LENGTH_BIN_PX: f32 = 10.0;
 pub const ROOT_CANDIDATES: usize = 30;
 /// Comparison: once a pairing holds this many pairs, ...
 pub const MIN_PAIRS_BEFORE_CONFIRMATION: usize = 3;
-/// ... a new pair must agree with at least this many paired neighbours.
+/// ... a new pair needs at least this many of its own edges agreeing with paired neighbours.
 pub const MIN_AGREEING_EDGES: u32 = 1;
 /// Scoring: a minutia counts as inside the area both prints cover when it lies this close to a
 /// minutia of the other print after alignment, px.
