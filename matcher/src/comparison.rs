@@ -52,3 +52,113 @@ impl Probe {
 pub fn compare(a: &Template, b: &Template) -> f32 {
     Probe::new(a).score(b)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Minutia, MinutiaKind};
+
+    fn assert_thread_safe<T: Send + Sync>() {}
+
+    #[test]
+    fn probes_and_templates_can_be_shared_between_threads() {
+        assert_thread_safe::<Probe>();
+        assert_thread_safe::<Template>();
+    }
+
+    /// A template with minutiae on a jittered grid, turned by `turn` radians and shifted.
+    fn grid(turn: f32, shift: (f32, f32)) -> Template {
+        let mut minutiae = Vec::new();
+        for k in 0..40u32 {
+            let (x, y) = (
+                40.0 + (k % 8) as f32 * 27.0 + (k * 7 % 5) as f32,
+                40.0 + (k / 8) as f32 * 31.0,
+            );
+            let (c, s) = (turn.cos(), turn.sin());
+            let (rx, ry) = (
+                c * (x - 150.0) - s * (y - 120.0) + 200.0 + shift.0,
+                s * (x - 150.0) + c * (y - 120.0) + 200.0 + shift.1,
+            );
+            minutiae.push(Minutia {
+                x: rx.round() as u16,
+                y: ry.round() as u16,
+                angle: crate::angles::normalise(k as f32 * 0.9 + turn),
+                kind: if k % 3 == 0 {
+                    MinutiaKind::Bifurcation
+                } else {
+                    MinutiaKind::Ending
+                },
+                quality: 80,
+            });
+        }
+        Template {
+            width: 420,
+            height: 420,
+            quality: 80,
+            minutiae,
+        }
+    }
+
+    #[test]
+    fn a_turned_and_shifted_copy_scores_far_above_an_unrelated_print() {
+        let original = grid(0.0, (0.0, 0.0));
+        let moved = grid(0.5, (15.0, -10.0));
+        let mut unrelated = grid(0.0, (0.0, 0.0));
+        for (k, m) in unrelated.minutiae.iter_mut().enumerate() {
+            m.angle = crate::angles::normalise(m.angle + (k * k) as f32 * 1.3);
+        }
+        let same = compare(&original, &moved);
+        let other = compare(&original, &unrelated);
+        assert!(same > 4.0 * other.max(1.0), "same {same}, other {other}");
+        assert_eq!(
+            Probe::new(&original).score(&moved),
+            same,
+            "a prepared probe scores as compare does"
+        );
+    }
+
+    #[test]
+    fn empty_and_tiny_templates_score_zero() {
+        let empty = Template {
+            width: 100,
+            height: 100,
+            quality: 0,
+            minutiae: vec![],
+        };
+        let full = grid(0.0, (0.0, 0.0));
+        assert_eq!(compare(&empty, &full), 0.0);
+        assert_eq!(compare(&full, &empty), 0.0);
+        assert_eq!(compare(&empty, &empty), 0.0);
+    }
+
+    #[test]
+    fn a_template_stuffed_with_minutiae_does_not_match_everything() {
+        let original = grid(0.0, (0.0, 0.0));
+        let mut state = 12345u32;
+        let mut next = move || {
+            state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            state >> 8
+        };
+        let stuffed = Template {
+            width: 420,
+            height: 420,
+            quality: 100,
+            minutiae: (0..crate::params::MAX_MINUTIAE)
+                .map(|_| Minutia {
+                    x: (next() % 420) as u16,
+                    y: (next() % 420) as u16,
+                    angle: (next() % 6283) as f32 / 1000.0,
+                    kind: MinutiaKind::Ending,
+                    quality: 100,
+                })
+                .collect(),
+        };
+        let genuine = compare(&original, &grid(0.3, (5.0, 5.0)));
+        let stuffed_score = compare(&original, &stuffed).max(compare(&stuffed, &original));
+        // 6.39 is the threshold for an FMR of 0.1% on the FVC databases (crate docs).
+        assert!(
+            stuffed_score < 6.39,
+            "stuffed template scored {stuffed_score} (genuine {genuine})"
+        );
+    }
+}
