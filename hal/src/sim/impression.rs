@@ -6,8 +6,12 @@
 //! ridge width), how the skin was (dry: thin, broken ridges; wet: thick ridges that run together),
 //! how the skin stretched (the plastic distortion model of Cappelli, Maio and Maltoni: a region of
 //! close contact that does not move, and outside it a displacement that grows smoothly to a small
-//! rotation and shift), and the sensor's own traits (background level and shading, contrast, blur
-//! and noise). Rendering maps every sensor pixel back through these transforms onto the master
+//! rotation and shift), where it touched in patches (dry patches with broken ridges, sweat smudges
+//! that fill the valleys, a side of the finger that stayed off the glass), how unevenly the ridges
+//! took the ink, and the sensor's own traits (background level and shading, contrast, blur and
+//! noise). The finger's own creases (thin white lines across the ridges) and sweat pores (white
+//! dots along them) are drawn from its seed alone, so they sit in the same place on every
+//! impression. Rendering maps every sensor pixel back through these transforms onto the master
 //! print and samples it there.
 
 use std::f32::consts::PI;
@@ -68,6 +72,16 @@ struct Draw {
     /// How much the lower part of the contact lifts off the glass, 0 (flat) to 1.
     lift: f32,
     smudge: f32,
+    /// Share of the contact where the skin is patchily dry (ridges broken), 0 to 1.
+    dry_patches: f32,
+    /// Share of the contact where sweat smears the valleys shut, 0 to 1.
+    wet_patches: f32,
+    /// Strength of the uneven ink: how much ridge darkness varies over the finger, 0 to 1.
+    unevenness: f32,
+    /// A side of the finger that did not touch: the contact is cut by a soft line at this
+    /// normalised distance from the contact centre (beyond 1: no cut) and this direction.
+    cut_distance: f32,
+    cut_angle_rad: f32,
 }
 
 impl Draw {
@@ -87,8 +101,8 @@ impl Draw {
         let rot_sd = if poor { 12.0 } else { 8.0 };
         Draw {
             rotation_rad: rng.normal_clamped(0.0, rot_sd, -20.0, 20.0) as f32 * PI / 180.0,
-            shift_x_px: rng.normal_clamped(0.0, 22.0, -55.0, 55.0) as f32,
-            shift_y_px: rng.normal_clamped(35.0, 28.0, -40.0, 100.0) as f32,
+            shift_x_px: rng.normal_clamped(0.0, 30.0, -75.0, 75.0) as f32,
+            shift_y_px: rng.normal_clamped(35.0, 36.0, -60.0, 120.0) as f32,
             contact_cx: pad.cx + rng.normal_clamped(0.0, 12.0, -30.0, 30.0) as f32,
             contact_cy: pad.cy + rng.normal_clamped(10.0, 18.0, -30.0, 50.0) as f32,
             contact_half_width_px: pad.half_width_px * (0.70 + 0.22 * pressure) * rng.range(0.93, 1.05) as f32,
@@ -97,11 +111,11 @@ impl Draw {
             threshold: 0.28 * (0.5 - pressure) + 0.25 * skin,
             dry: skin.max(0.0),
             wet: (-skin).max(0.0),
-            distortion_rotation_rad: rng.normal_clamped(0.0, 2.5, -6.0, 6.0) as f32 * PI / 180.0,
-            distortion_shift_x_px: rng.normal_clamped(0.0, 6.0, -15.0, 15.0) as f32,
-            distortion_shift_y_px: rng.normal_clamped(0.0, 6.0, -15.0, 15.0) as f32,
-            close_contact_radius_px: rng.range(35.0, 70.0) as f32,
-            transition_px: rng.range(110.0, 180.0) as f32,
+            distortion_rotation_rad: rng.normal_clamped(0.0, 3.5, -8.0, 8.0) as f32 * PI / 180.0,
+            distortion_shift_x_px: rng.normal_clamped(0.0, 9.0, -22.0, 22.0) as f32,
+            distortion_shift_y_px: rng.normal_clamped(0.0, 9.0, -22.0, 22.0) as f32,
+            close_contact_radius_px: rng.range(25.0, 60.0) as f32,
+            transition_px: rng.range(90.0, 160.0) as f32,
             background: rng.range(180.0, 232.0) as f32,
             valley_shade: rng.range(4.0, 26.0) as f32,
             contrast: rng.range(150.0, 200.0) as f32,
@@ -113,6 +127,19 @@ impl Draw {
             blur_radius_px: if poor && rng.chance(0.5) { 2 } else { 1 },
             lift: rng.range(0.1, 0.7) as f32,
             smudge: if poor { rng.range(0.3, 0.7) as f32 } else { 0.0 },
+            dry_patches: rng.range(0.0, 0.6) as f32,
+            wet_patches: if rng.chance(0.5) {
+                rng.range(0.0, 0.5) as f32
+            } else {
+                0.0
+            },
+            unevenness: rng.range(0.3, 1.0) as f32,
+            cut_distance: if rng.chance(0.3) {
+                rng.range(0.35, 0.8) as f32
+            } else {
+                2.0
+            },
+            cut_angle_rad: rng.range(0.0, std::f64::consts::TAU) as f32,
         }
     }
 }
@@ -143,6 +170,12 @@ pub fn render(
     // Ridge edges are ragged the same way on every impression: that noise belongs to the finger.
     let roughness = FractalNoise::new(&mut Rng::stream(finger_seed, "ridge-edges"), mw, mh, 2.5, 2);
     let ink_level = FractalNoise::new(&mut rng, mw, mh, 40.0, 2);
+    let blotches = FractalNoise::new(&mut rng, mw, mh, 18.0, 2);
+    let dry_patch_noise = FractalNoise::new(&mut rng, mw, mh, 45.0, 2);
+    let wet_patch_noise = FractalNoise::new(&mut rng, mw, mh, 35.0, 2);
+    let creases = Creases::new(finger_seed, master);
+    let pores = Pores::new(finger_seed);
+    let (cut_sin, cut_cos) = d.cut_angle_rad.sin_cos();
     let specks = Specks::new(&mut rng, w, h);
     let (fw, fh) = (w as f32, h as f32);
     let shade = FractalNoise::new(&mut rng, fw, fh, 160.0, 2);
@@ -171,7 +204,12 @@ pub fn render(
             if dist >= 1.0 {
                 continue;
             }
-            let contact = smoothstep((1.0 - dist) / 0.06);
+            // A side of the finger that stayed off the glass.
+            let cut = d.cut_distance - (ex * cut_cos + ey * cut_sin) + 0.05 * edge_noise.at(qy, qx);
+            if cut <= 0.0 {
+                continue;
+            }
+            let contact = smoothstep((1.0 - dist) / 0.06) * smoothstep(cut / 0.06);
             // Skin point that touches the glass here: undo the plastic distortion.
             let (mut mx, mut my) = (qx, qy);
             for _ in 0..3 {
@@ -185,9 +223,22 @@ pub fn render(
             let mut firmness = (1.0 - dist * dist).max(0.0).sqrt() * (1.0 + 0.25 * pressure_noise.at(mx, my));
             // Towards the joint the finger lifts off the glass: ridges fade and break up there.
             firmness -= d.lift * smoothstep((ey - 0.35) / 0.6);
-            let threshold =
-                d.threshold + 0.45 * (1.0 - firmness) + 0.12 * pressure_noise.at(my, mx) + 0.22 * roughness.at(mx, my);
+            // Patches of dry skin: thinner ridges broken into pieces.
+            let dry_patch = smoothstep((dry_patch_noise.at(mx, my) - 1.0 + 1.6 * d.dry_patches) / 0.25);
+            let threshold = d.threshold
+                + 0.45 * (1.0 - firmness)
+                + 0.12 * pressure_noise.at(my, mx)
+                + 0.22 * roughness.at(mx, my)
+                + 0.15 * d.unevenness * blotches.at(mx, my)
+                + 0.15 * dry_patch;
             let mut k = smoothstep(0.5 + (ridge - threshold) / 0.45);
+            if dry_patch > 0.0 {
+                let gap = smoothstep((dry_noise.at(my, mx) - 0.05) / 0.2);
+                k *= 1.0 - 0.9 * dry_patch * gap;
+            }
+            // Creases and pores interrupt the ridges: thin white lines across, white dots along.
+            k *= 1.0 - creases.at(mx, my);
+            k *= 1.0 - pores.at(mx, my);
             if d.dry > 0.0 {
                 // Dry skin touches in patches: gaps along the ridges.
                 let gap = smoothstep((dry_noise.at(mx, my) - 0.75 + 0.75 * d.dry) / 0.18);
@@ -199,11 +250,17 @@ pub fn render(
                 let valley_fill = d.wet * blot * smoothstep(ridge + 1.0);
                 k = k.max(0.85 * valley_fill);
             }
+            if d.wet_patches > 0.0 {
+                // Sweat smudges: blotches where the valleys fill with ink.
+                let blot = smoothstep((wet_patch_noise.at(mx, my) - 1.0 + 1.6 * d.wet_patches) / 0.25);
+                k = k.max(0.8 * blot * smoothstep(0.8 + ridge));
+            }
             if d.smudge > 0.0 {
                 k = k * (1.0 - d.smudge) + d.smudge * 0.6 * smoothstep(0.5 + ridge);
             }
             k *= 0.85 + 0.15 * texture.at(mx, my);
-            k *= 0.85 + 0.15 * ink_level.at(mx, my);
+            k *= 1.0 - d.unevenness * 0.3 * (0.5 + 0.5 * ink_level.at(mx, my));
+            k *= 1.0 - d.unevenness * 0.25 * (0.5 + 0.5 * blotches.at(my, mx));
             k = (1.2 * k).min(1.0);
             ink.data[v * w + u] = (k * contact).clamp(0.0, 1.0);
             contact_map.data[v * w + u] = contact * (0.6 + 0.4 * texture.at(my, mx));
@@ -269,6 +326,99 @@ impl Specks {
                 }
             })
             .sum()
+    }
+}
+
+/// Most creases on one finger.
+const MAX_CREASES: u64 = 7;
+/// Side of the cell that holds at most one sweat pore, pixels at [`MASTER_DPI`].
+const PORE_CELL_PX: f32 = 7.0;
+/// Share of pore cells that hold a pore.
+const PORE_SHARE: f32 = 0.55;
+
+/// Creases of the skin, a property of the finger: thin, slightly curved white lines, mostly
+/// across the finger, where the ridges do not touch the glass.
+struct Creases {
+    /// Centre x and y, unit direction x and y, half length, half width (pixels at
+    /// [`MASTER_DPI`]), curvature (per pixel) and depth (0 to 1).
+    lines: Vec<[f32; 8]>,
+}
+
+impl Creases {
+    fn new(finger_seed: u64, master: &MasterPrint) -> Self {
+        let mut rng = Rng::stream(finger_seed, "creases");
+        let pad = master.pad;
+        let count = 2 + (rng.unit() * (MAX_CREASES - 1) as f64) as usize;
+        let lines = (0..count)
+            .map(|_| {
+                let cx = pad.cx + rng.signed() as f32 * 0.6 * pad.half_width_px;
+                let cy = pad.cy + rng.range(-0.5, 0.9) as f32 * pad.half_height_px;
+                let angle = if rng.chance(0.75) {
+                    rng.normal_clamped(0.0, 0.3, -0.7, 0.7)
+                } else {
+                    rng.range(0.0, std::f64::consts::PI)
+                } as f32;
+                [
+                    cx,
+                    cy,
+                    angle.cos(),
+                    angle.sin(),
+                    rng.range(25.0, 130.0) as f32,
+                    rng.range(1.4, 3.2) as f32,
+                    rng.signed() as f32 * 0.003,
+                    rng.range(0.8, 1.0) as f32,
+                ]
+            })
+            .collect();
+        Creases { lines }
+    }
+
+    /// How much of the ridge is missing at a skin point, 0 to 1.
+    fn at(&self, x: f32, y: f32) -> f32 {
+        let mut gone = 0.0f32;
+        for &[cx, cy, ux, uy, half_len, half_width, curve, depth] in &self.lines {
+            let (dx, dy) = (x - cx, y - cy);
+            let along = dx * ux + dy * uy;
+            if along.abs() > half_len {
+                continue;
+            }
+            let across = -dx * uy + dy * ux - curve * along * along;
+            if across.abs() > 4.0 * half_width {
+                continue;
+            }
+            let taper = smoothstep((half_len - along.abs()) / 20.0);
+            gone = gone.max(depth * taper * (-(across / half_width).powi(2)).exp());
+        }
+        gone
+    }
+}
+
+/// Sweat pores, a property of the finger: small white dots along the ridges, at most one in each
+/// cell of a grid, placed by hashing the cell.
+struct Pores {
+    seed: u64,
+}
+
+impl Pores {
+    fn new(finger_seed: u64) -> Self {
+        Pores {
+            seed: derive(finger_seed, &[label("pores")]),
+        }
+    }
+
+    /// How much of the ridge is missing at a skin point, 0 to 1.
+    fn at(&self, x: f32, y: f32) -> f32 {
+        let (gx, gy) = ((x / PORE_CELL_PX).floor(), (y / PORE_CELL_PX).floor());
+        let h = derive(self.seed, &[gx as i64 as u64, gy as i64 as u64]);
+        let byte = |k: u32| ((h >> (8 * k)) & 0xff) as f32 / 255.0;
+        if byte(0) >= PORE_SHARE {
+            return 0.0;
+        }
+        let px = (gx + 0.2 + 0.6 * byte(1)) * PORE_CELL_PX;
+        let py = (gy + 0.2 + 0.6 * byte(2)) * PORE_CELL_PX;
+        let radius = 1.1 + 0.7 * byte(3);
+        let d2 = (x - px).powi(2) + (y - py).powi(2);
+        (-d2 / (radius * radius)).exp()
     }
 }
 
