@@ -116,7 +116,11 @@ impl Draw {
             distortion_shift_y_px: rng.normal_clamped(0.0, 9.0, -22.0, 22.0) as f32,
             close_contact_radius_px: rng.range(25.0, 60.0) as f32,
             transition_px: rng.range(90.0, 160.0) as f32,
-            background: rng.range(180.0, 232.0) as f32,
+            background: if rng.chance(0.3) {
+                rng.range(232.0, 250.0)
+            } else {
+                rng.range(175.0, 232.0)
+            } as f32,
             valley_shade: rng.range(4.0, 26.0) as f32,
             contrast: rng.range(150.0, 200.0) as f32,
             noise_sd: if poor {
@@ -171,6 +175,7 @@ pub fn render(
     let roughness = FractalNoise::new(&mut Rng::stream(finger_seed, "ridge-edges"), mw, mh, 2.5, 2);
     let ink_level = FractalNoise::new(&mut rng, mw, mh, 40.0, 2);
     let blotches = FractalNoise::new(&mut rng, mw, mh, 18.0, 2);
+    let ink_grain = FractalNoise::new(&mut rng, mw, mh, 6.0, 2);
     let dry_patch_noise = FractalNoise::new(&mut rng, mw, mh, 45.0, 2);
     let wet_patch_noise = FractalNoise::new(&mut rng, mw, mh, 35.0, 2);
     let creases = Creases::new(finger_seed, master);
@@ -261,6 +266,8 @@ pub fn render(
             k *= 0.85 + 0.15 * texture.at(mx, my);
             k *= 1.0 - d.unevenness * 0.3 * (0.5 + 0.5 * ink_level.at(mx, my));
             k *= 1.0 - d.unevenness * 0.25 * (0.5 + 0.5 * blotches.at(my, mx));
+            // Ink takes in grains along the ridges: some stretches darker, some greyer.
+            k *= 1.0 - d.unevenness * 0.3 * (0.5 + 0.5 * ink_grain.at(mx, my));
             k = (1.2 * k).min(1.0);
             ink.data[v * w + u] = (k * contact).clamp(0.0, 1.0);
             contact_map.data[v * w + u] = contact * (0.6 + 0.4 * texture.at(my, mx));
