@@ -90,16 +90,7 @@ pub fn render(
 
     if let Some(e) = extraction {
         let bs = e.block_size_px.max(1);
-        let fg = |bx: i64, by: i64| -> bool {
-            bx >= 0
-                && by >= 0
-                && (bx as u32) < e.blocks_wide
-                && (by as u32) < e.blocks_high
-                && e.foreground
-                    .get((by as u32 * e.blocks_wide + bx as u32) as usize)
-                    .copied()
-                    .unwrap_or(false)
-        };
+        let fg = |bx: i64, by: i64| foreground_block(e, bx, by);
         for (x, y, px) in canvas.enumerate_pixels_mut() {
             if !fg(i64::from(x / bs), i64::from(y / bs)) {
                 for (c, t) in px.0.iter_mut().zip(BACKGROUND_TINT_RGB) {
@@ -125,16 +116,7 @@ pub fn render(
     if let Some(e) = extraction {
         // The mask's edge: each side of a foreground block that borders background.
         let bs = e.block_size_px.max(1) as f32 * sf;
-        let is_fg = |bx: i64, by: i64| -> bool {
-            bx >= 0
-                && by >= 0
-                && (bx as u32) < e.blocks_wide
-                && (by as u32) < e.blocks_high
-                && e.foreground
-                    .get((by as u32 * e.blocks_wide + bx as u32) as usize)
-                    .copied()
-                    .unwrap_or(false)
-        };
+        let is_fg = |bx: i64, by: i64| foreground_block(e, bx, by);
         for by in 0..i64::from(e.blocks_high) {
             for bx in 0..i64::from(e.blocks_wide) {
                 if !is_fg(bx, by) {
@@ -213,6 +195,18 @@ fn circle(canvas: &mut RgbImage, centre: (f32, f32), r: f32, c: Rgb<u8>) {
         let a = i as f32 / steps as f32 * 2.0 * std::f32::consts::PI;
         plot(canvas, centre.0 + r * a.cos(), centre.1 + r * a.sin(), c);
     }
+}
+
+/// Whether block (`bx`, `by`) of the extraction's mask holds finger (`false` outside the mask).
+fn foreground_block(e: &Extraction, bx: i64, by: i64) -> bool {
+    bx >= 0
+        && by >= 0
+        && (bx as u32) < e.blocks_wide
+        && (by as u32) < e.blocks_high
+        && e.foreground
+            .get((by as u32 * e.blocks_wide + bx as u32) as usize)
+            .copied()
+            .unwrap_or(false)
 }
 
 #[cfg(test)]

@@ -70,15 +70,7 @@ impl SkeletonGraph {
         path.extend(self.path_from(second, second_start).skip(skip));
         self.kill_ridge(first);
         self.kill_ridge(second);
-        let id = self.ridges.len();
-        self.ridges.push(crate::minutiae::Ridge {
-            from,
-            to,
-            path,
-            alive: true,
-        });
-        self.nodes[from].ridges.push(id);
-        self.nodes[to].ridges.push(id);
+        self.add_ridge(from, to, path);
     }
 
     fn dissolve_all(&mut self) {

@@ -127,7 +127,8 @@ impl SkeletonGraph {
         graph
     }
 
-    fn add_ridge(&mut self, from: usize, to: usize, path: Vec<(u16, u16)>) {
+    /// Adds a ridge between two nodes.
+    pub(crate) fn add_ridge(&mut self, from: usize, to: usize, path: Vec<(u16, u16)>) {
         let id = self.ridges.len();
         self.ridges.push(Ridge {
             from,
