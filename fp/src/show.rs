@@ -98,9 +98,12 @@ pub fn render(
                 }
             }
         }
-        if options.skeleton && e.skeleton.len() == (w * h) as usize {
+        // The skeleton lies on its own, finer grid: each of its pixels goes to the one it falls in.
+        let (sw, sh) = (e.skeleton_width, e.skeleton_height);
+        if options.skeleton && sw > 0 && sh > 0 && e.skeleton.len() == (sw * sh) as usize {
             for (i, _) in e.skeleton.iter().enumerate().filter(|(_, on)| **on) {
-                canvas.put_pixel(i as u32 % w, i as u32 / w, Rgb(SKELETON_RGB));
+                let (x, y) = (i as u32 % sw * w / sw, i as u32 / sw * h / sh);
+                canvas.put_pixel(x.min(w - 1), y.min(h - 1), Rgb(SKELETON_RGB));
             }
         }
     }
@@ -263,6 +266,8 @@ mod tests {
                 .map(|i| (1..3).contains(&(i % 4)) && (1..3).contains(&(i / 4)))
                 .collect(),
             skeleton: vec![false; 64 * 64],
+            skeleton_width: 64,
+            skeleton_height: 64,
         };
         let peer = [PeerMinutia {
             x: 10.0,

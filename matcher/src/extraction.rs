@@ -6,7 +6,7 @@ use crate::minutiae::{angle_gap, normalise, SkeletonGraph};
 use crate::orientation::{block_tensors, orientation_field, OrientationField};
 use crate::params::{
     BLOCK_SIZE_PX, DIRECTION_SNAP_MAX_RAD, MAX_MINUTIAE, QUALITY_FULL_AREA_BLOCKS, QUALITY_GOOD_COHERENCE,
-    QUALITY_POOR_COHERENCE,
+    QUALITY_POOR_COHERENCE, SKELETON_UPSAMPLING,
 };
 use crate::plane::Plane;
 use crate::{binarisation, enhancement, frequency, resample, segmentation, thinning};
@@ -34,9 +34,13 @@ pub struct Extraction {
     pub blocks_high: u32,
     /// Row-major, `true` where a block holds finger.
     pub foreground: Vec<bool>,
-    /// The binarised, thinned ridge skeleton at the internal resolution, row-major, `true` on a ridge
-    /// line (width and height are the template's).
+    /// The binarised, thinned ridge skeleton on its finer grid ([`SKELETON_UPSAMPLING`] times the
+    /// internal resolution), row-major, `true` on a ridge line.
     pub skeleton: Vec<bool>,
+    /// Width of the skeleton grid, pixels.
+    pub skeleton_width: u32,
+    /// Height of the skeleton grid, pixels.
+    pub skeleton_height: u32,
 }
 
 /// Extracts a template from an image.
@@ -56,7 +60,8 @@ pub fn extract_with_details(image: &FingerprintImage) -> Result<Extraction, Extr
     let skeleton = thinning::thin(&ridges);
 
     let mut graph = SkeletonGraph::trace(&skeleton);
-    graph.remove_false_structures(&|x, y| orientation.at_pixel(x, y));
+    let to_internal = |v: f32| v / SKELETON_UPSAMPLING;
+    graph.remove_false_structures(&|x, y| orientation.at_pixel(to_internal(x), to_internal(y)));
     let inside = |x: f32, y: f32| -> bool {
         x >= 0.0
             && y >= 0.0
@@ -64,7 +69,12 @@ pub fn extract_with_details(image: &FingerprintImage) -> Result<Extraction, Extr
                 .get((x / BLOCK_SIZE_PX as f32) as isize, (y / BLOCK_SIZE_PX as f32) as isize)
                 .unwrap_or(false)
     };
-    let found = drop_border_and_clusters(graph.minutiae(), &inside);
+    let on_internal_grid = graph
+        .minutiae()
+        .into_iter()
+        .map(|(x, y, direction, kind)| (to_internal(x), to_internal(y), direction, kind))
+        .collect();
+    let found = drop_border_and_clusters(on_internal_grid, &inside);
 
     let mut minutiae: Vec<Minutia> = found
         .into_iter()
@@ -94,6 +104,8 @@ pub fn extract_with_details(image: &FingerprintImage) -> Result<Extraction, Extr
         blocks_wide: foreground.width as u32,
         blocks_high: foreground.height as u32,
         foreground: foreground.data,
+        skeleton_width: skeleton.width as u32,
+        skeleton_height: skeleton.height as u32,
         skeleton: skeleton.data,
     })
 }

@@ -58,10 +58,18 @@ pub const ENHANCEMENT_ALONG_SIGMA_PX: f32 = 4.0;
 /// Enhancement: width of the Gabor envelope across the ridge, in ridge periods.
 pub const ENHANCEMENT_ACROSS_SIGMA_PERIODS: f32 = 0.5;
 
-/// Binarisation: ridge or valley regions smaller than this many pixels are noise and are flipped.
+/// Binarisation, thinning and the skeleton graph work on a grid this many times finer than the
+/// internal resolution (750 dpi): ridges then are about 7 px wide, and thinning them keeps their
+/// shape and joins far better than at 4-5 px. The lengths of those stages, from here down to
+/// [`FRAGMENT_MAX_LENGTH_PX`], are in pixels of that finer grid.
+pub const SKELETON_UPSAMPLING: f32 = 1.5;
+
+/// Binarisation: ridge or valley regions smaller than this many pixels are noise and are flipped,
+/// skeleton grid px.
 pub const BINARY_MIN_REGION_PX: usize = 40;
 
-/// Minutiae: a minutia's direction is taken towards the point this far along its ridge, px.
+/// Minutiae: a minutia's direction is taken towards the point this far along its ridge, skeleton
+/// grid px.
 pub const DIRECTION_TRACE_PX: f32 = 10.0;
 /// Minutiae: a traced direction within this of the ridge orientation is replaced by it, radians.
 pub const DIRECTION_SNAP_MAX_RAD: f32 = 0.8;
@@ -80,7 +88,8 @@ pub const BREAK_MAX_GAP_PX: f32 = 20.0;
 pub const BREAK_ANGLE_TOLERANCE_RAD: f32 = 0.7;
 /// Filtering: a ridge with two free ends no longer than this is a fragment, px.
 pub const FRAGMENT_MAX_LENGTH_PX: usize = 20;
-/// Filtering: minutiae closer than this to the edge of the finger are dropped, px.
+/// Filtering: minutiae closer than this to the edge of the finger are dropped, px (internal
+/// resolution again, as for everything below).
 pub const BORDER_MARGIN_PX: f32 = 14.0;
 /// Filtering: a minutia with more than [`CLUSTER_MAX_NEIGHBOURS`] others within this radius is
 /// noise, px.

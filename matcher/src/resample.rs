@@ -26,12 +26,18 @@ pub(crate) fn to_internal_resolution(image: &FingerprintImage) -> Plane<f32> {
     } else {
         source
     };
+    interpolate(&smoothed, out_w, out_h, scale)
+}
+
+/// Bilinear samples of `source` on an `out_w` x `out_h` grid, `scale` output pixels to a source
+/// pixel, pixel centres aligned.
+fn interpolate(source: &Plane<f32>, out_w: usize, out_h: usize, scale: f32) -> Plane<f32> {
     let mut out = Plane::filled(out_w, out_h, 0.0f32);
     for y in 0..out_h {
         let sy = (y as f32 + 0.5) / scale - 0.5;
         for x in 0..out_w {
             let sx = (x as f32 + 0.5) / scale - 0.5;
-            *out.at_mut(x, y) = smoothed.sample(sx, sy);
+            *out.at_mut(x, y) = source.sample(sx, sy);
         }
     }
     out
