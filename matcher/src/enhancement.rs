@@ -45,10 +45,10 @@ pub(crate) fn enhance(
                 continue;
             }
             let theta = orientation.at_pixel(x as f32, y as f32);
-            orientation_bin[y * w + x] = ((theta / PI * bins as f32).round() as usize % bins) as u16;
+            orientation_bin[y * w + x] = (nearest_step(theta / PI * bins as f32) % bins) as u16;
             let p = ridge_periods_at_pixel(periods, x as f32, y as f32);
             period_bin[y * w + x] =
-                (((p - MIN_RIDGE_PERIOD_PX) / ENHANCEMENT_PERIOD_STEP_PX).round() as usize).min(period_bins - 1) as u16;
+                nearest_step((p - MIN_RIDGE_PERIOD_PX) / ENHANCEMENT_PERIOD_STEP_PX).min(period_bins - 1) as u16;
         }
     }
 
@@ -100,7 +100,7 @@ pub(crate) fn enhance(
             let o = if inside(x, y) {
                 orientation_bin[y * w + x] as usize
             } else {
-                ((orientation.at_pixel(x as f32, y as f32) / PI * bins as f32).round() as usize) % bins
+                nearest_step(orientation.at_pixel(x as f32, y as f32) / PI * bins as f32) % bins
             };
             let mut sum = 0.0;
             for tap in &along[o] {
@@ -126,6 +126,13 @@ pub(crate) fn enhance(
         }
     }
     out
+}
+
+/// The nearest whole step to a non-negative position (negative ones give 0); cheaper than `round`
+/// in the per-pixel loops.
+#[inline]
+fn nearest_step(position: f32) -> usize {
+    (position + 0.5) as usize
 }
 
 /// Taps along the line through the origin at `angle`, for integer steps `-reach..=reach`, each
