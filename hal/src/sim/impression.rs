@@ -8,8 +8,9 @@
 //! close contact that does not move, and outside it a displacement that grows smoothly to a small
 //! rotation and shift), where it touched in patches (dry patches with broken ridges, sweat smudges
 //! that fill the valleys, a side of the finger that stayed off the glass), how unevenly the ridges
-//! took the ink, and the sensor's own traits (background level and shading, contrast, blur and
-//! noise). The finger's own creases (thin white lines across the ridges) and sweat pores (white
+//! took the ink, where it pressed so lightly that ridges touched only in pieces and dots, and the
+//! sensor's own look (bright with a clipped white background, grey with shaded sides, or dim; its
+//! contrast, blur and noise). The finger's own creases (thin white lines across the ridges) and sweat pores (white
 //! dots along them) are drawn from its seed alone, so they sit in the same place on every
 //! impression. Rendering maps every sensor pixel back through these transforms onto the master
 //! print and samples it there.
@@ -68,6 +69,11 @@ struct Draw {
     valley_shade: f32,
     contrast: f32,
     noise_sd: f32,
+    /// How much darker the image gets towards its left and right edges, grey levels (the shaded
+    /// frame of some optical sensors).
+    frame_shade: f32,
+    /// How readily ridges break into pieces and dots where the finger presses lightly, 0 to 1.
+    breakiness: f32,
     blur_radius_px: usize,
     /// How much the lower part of the contact lifts off the glass, 0 (flat) to 1.
     lift: f32,
@@ -99,6 +105,7 @@ impl Draw {
             rng.normal_clamped(0.0, 0.35, -0.85, 0.85)
         } as f32;
         let rot_sd = if poor { 12.0 } else { 8.0 };
+        let look = SensorLook::draw(rng);
         Draw {
             rotation_rad: rng.normal_clamped(0.0, rot_sd, -20.0, 20.0) as f32 * PI / 180.0,
             shift_x_px: rng.normal_clamped(0.0, 30.0, -75.0, 75.0) as f32,
@@ -108,7 +115,7 @@ impl Draw {
             contact_half_width_px: pad.half_width_px * (0.70 + 0.22 * pressure) * rng.range(0.93, 1.05) as f32,
             contact_half_height_px: pad.half_height_px * (0.66 + 0.26 * pressure) * rng.range(0.93, 1.05) as f32,
             contact_edge_noise: rng.range(0.04, 0.10) as f32,
-            threshold: 0.28 * (0.5 - pressure) + 0.25 * skin,
+            threshold: 0.28 * (0.5 - pressure) + 0.25 * skin - 0.12,
             dry: skin.max(0.0),
             wet: (-skin).max(0.0),
             distortion_rotation_rad: rng.normal_clamped(0.0, 3.5, -8.0, 8.0) as f32 * PI / 180.0,
@@ -116,18 +123,16 @@ impl Draw {
             distortion_shift_y_px: rng.normal_clamped(0.0, 9.0, -22.0, 22.0) as f32,
             close_contact_radius_px: rng.range(25.0, 60.0) as f32,
             transition_px: rng.range(90.0, 160.0) as f32,
-            background: if rng.chance(0.3) {
-                rng.range(232.0, 250.0)
-            } else {
-                rng.range(175.0, 232.0)
-            } as f32,
-            valley_shade: rng.range(4.0, 26.0) as f32,
-            contrast: rng.range(150.0, 200.0) as f32,
+            background: look.background,
+            valley_shade: look.valley_shade,
+            contrast: look.contrast,
             noise_sd: if poor {
-                rng.range(10.0, 18.0)
+                rng.range(10.0, 18.0) as f32
             } else {
-                rng.range(3.5, 8.5)
-            } as f32,
+                look.noise_sd
+            },
+            frame_shade: look.frame_shade,
+            breakiness: rng.range(0.2, 1.0) as f32,
             blur_radius_px: if poor && rng.chance(0.5) { 2 } else { 1 },
             lift: rng.range(0.1, 0.7) as f32,
             smudge: if poor { rng.range(0.3, 0.7) as f32 } else { 0.0 },
@@ -144,6 +149,50 @@ impl Draw {
                 2.0
             },
             cut_angle_rad: rng.range(0.0, std::f64::consts::TAU) as f32,
+        }
+    }
+}
+
+/// The tones a sensor gives an image: its background, how dark it draws the ridges, its noise
+/// and shading. Real sensors differ most in these, so each impression draws one of three kinds.
+struct SensorLook {
+    background: f32,
+    valley_shade: f32,
+    contrast: f32,
+    noise_sd: f32,
+    frame_shade: f32,
+}
+
+impl SensorLook {
+    fn draw(rng: &mut Rng) -> Self {
+        let kind = rng.unit();
+        if kind < 0.45 {
+            // Bright optical: white background that clips at 255, near-black ridges, little noise.
+            SensorLook {
+                background: rng.range(252.0, 290.0) as f32,
+                valley_shade: rng.range(0.0, 10.0) as f32,
+                contrast: rng.range(215.0, 265.0) as f32,
+                noise_sd: rng.range(1.0, 3.5) as f32,
+                frame_shade: 0.0,
+            }
+        } else if kind < 0.85 {
+            // Grey optical: a grey, unevenly lit window with darker sides.
+            SensorLook {
+                background: rng.range(180.0, 232.0) as f32,
+                valley_shade: rng.range(4.0, 26.0) as f32,
+                contrast: rng.range(145.0, 200.0) as f32,
+                noise_sd: rng.range(3.0, 7.5) as f32,
+                frame_shade: rng.range(10.0, 50.0) as f32,
+            }
+        } else {
+            // Dim, low-contrast sensor.
+            SensorLook {
+                background: rng.range(150.0, 185.0) as f32,
+                valley_shade: rng.range(4.0, 16.0) as f32,
+                contrast: rng.range(105.0, 140.0) as f32,
+                noise_sd: rng.range(3.5, 8.0) as f32,
+                frame_shade: rng.range(0.0, 25.0) as f32,
+            }
         }
     }
 }
@@ -168,6 +217,7 @@ pub fn render(
     let edge_noise = FractalNoise::new(&mut rng, mw, mh, 60.0, 3);
     let pressure_noise = FractalNoise::new(&mut rng, mw, mh, 90.0, 2);
     let dry_noise = FractalNoise::new(&mut rng, mw, mh, 10.0, 3);
+    let break_noise = FractalNoise::new(&mut rng, mw, mh, 5.0, 2);
     let wet_noise = FractalNoise::new(&mut rng, mw, mh, 14.0, 2);
     let texture = FractalNoise::new(&mut rng, mw, mh, 3.0, 2);
     let fine_edge = FractalNoise::new(&mut rng, mw, mh, 14.0, 2);
@@ -233,7 +283,7 @@ pub fn render(
             let threshold = d.threshold
                 + 0.45 * (1.0 - firmness)
                 + 0.12 * pressure_noise.at(my, mx)
-                + 0.22 * roughness.at(mx, my)
+                + 0.3 * roughness.at(mx, my)
                 + 0.15 * d.unevenness * blotches.at(mx, my)
                 + 0.15 * dry_patch;
             let mut k = smoothstep(0.5 + (ridge - threshold) / 0.45);
@@ -241,6 +291,10 @@ pub fn render(
                 let gap = smoothstep((dry_noise.at(my, mx) - 0.05) / 0.2);
                 k *= 1.0 - 0.9 * dry_patch * gap;
             }
+            // Where the finger presses lightly, ridges touch the glass only in pieces and dots.
+            let light = (1.0 - firmness).clamp(0.0, 1.0);
+            let broken = smoothstep((break_noise.at(mx, my) - 0.95 + 0.9 * d.breakiness * light) / 0.15);
+            k *= 1.0 - 0.95 * broken;
             // Creases and pores interrupt the ridges: thin white lines across, white dots along.
             k *= 1.0 - creases.at(mx, my);
             k *= 1.0 - pores.at(mx, my);
@@ -282,7 +336,8 @@ pub fn render(
         for u in 0..w {
             let i = v * w + u;
             let (x, y) = (u as f32 / fw - 0.5, v as f32 / fh - 0.5);
-            let bg = d.background + grad.0 * x + grad.1 * y + 10.0 * shade.at(u as f32, v as f32);
+            let bg = d.background + grad.0 * x + grad.1 * y + 10.0 * shade.at(u as f32, v as f32)
+                - d.frame_shade * smoothstep((x.abs() - 0.3) / 0.2);
             let grey = bg - d.valley_shade * contact_map.data[i] - d.contrast * ink.data[i] - specks.at(u, v)
                 + d.noise_sd * noise_rng.normal() as f32;
             pixels.push(grey.round().clamp(0.0, 255.0) as u8);
@@ -341,7 +396,7 @@ const MAX_CREASES: u64 = 7;
 /// Side of the cell that holds at most one sweat pore, pixels at [`MASTER_DPI`].
 const PORE_CELL_PX: f32 = 7.0;
 /// Share of pore cells that hold a pore.
-const PORE_SHARE: f32 = 0.55;
+const PORE_SHARE: f32 = 0.8;
 
 /// Creases of the skin, a property of the finger: thin, slightly curved white lines, mostly
 /// across the finger, where the ridges do not touch the glass.
