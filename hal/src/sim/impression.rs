@@ -82,6 +82,9 @@ struct Draw {
     dry_patches: f32,
     /// Share of the contact where sweat smears the valleys shut, 0 to 1.
     wet_patches: f32,
+    /// Share of the contact pressed hard and moist enough that the valleys there close into dark
+    /// patches, 0 to 1.
+    dark_patches: f32,
     /// Strength of the uneven ink: how much ridge darkness varies over the finger, 0 to 1.
     unevenness: f32,
     /// A side of the finger that did not touch: the contact is cut by a soft line at this
@@ -142,8 +145,13 @@ impl Draw {
             } else {
                 0.0
             },
+            dark_patches: if rng.chance(0.5) {
+                rng.range(0.1, 0.55) as f32
+            } else {
+                0.0
+            },
             unevenness: rng.range(0.3, 1.0) as f32,
-            cut_distance: if rng.chance(0.3) {
+            cut_distance: if rng.chance(0.2) {
                 rng.range(0.35, 0.8) as f32
             } else {
                 2.0
@@ -228,6 +236,7 @@ pub fn render(
     let ink_grain = FractalNoise::new(&mut rng, mw, mh, 6.0, 2);
     let dry_patch_noise = FractalNoise::new(&mut rng, mw, mh, 45.0, 2);
     let wet_patch_noise = FractalNoise::new(&mut rng, mw, mh, 35.0, 2);
+    let dark_patch_noise = FractalNoise::new(&mut rng, mw, mh, 50.0, 3);
     let creases = Creases::new(finger_seed, master);
     let pores = Pores::new(finger_seed);
     let (cut_sin, cut_cos) = d.cut_angle_rad.sin_cos();
@@ -260,7 +269,9 @@ pub fn render(
                 continue;
             }
             // A side of the finger that stayed off the glass.
-            let cut = d.cut_distance - (ex * cut_cos + ey * cut_sin) + 0.05 * edge_noise.at(qy, qx);
+            let cut = d.cut_distance - (ex * cut_cos + ey * cut_sin)
+                + 0.12 * edge_noise.at(qy, qx)
+                + 0.04 * fine_edge.at(qy, qx);
             if cut <= 0.0 {
                 continue;
             }
@@ -278,11 +289,13 @@ pub fn render(
             let mut firmness = (1.0 - dist * dist).max(0.0).sqrt() * (1.0 + 0.25 * pressure_noise.at(mx, my));
             // Towards the joint the finger lifts off the glass: ridges fade and break up there.
             firmness -= d.lift * smoothstep((ey - 0.35) / 0.6);
+            // Towards the side that stayed off the glass the skin lifts gradually, too.
+            firmness -= 0.6 * (1.0 - smoothstep(cut / 0.3));
             // Patches of dry skin: thinner ridges broken into pieces.
             let dry_patch = smoothstep((dry_patch_noise.at(mx, my) - 1.0 + 1.6 * d.dry_patches) / 0.25);
             let threshold = d.threshold
                 + 0.45 * (1.0 - firmness)
-                + 0.12 * pressure_noise.at(my, mx)
+                + 0.22 * pressure_noise.at(my, mx)
                 + 0.3 * roughness.at(mx, my)
                 + 0.15 * d.unevenness * blotches.at(mx, my)
                 + 0.15 * dry_patch;
@@ -313,6 +326,12 @@ pub fn render(
                 // Sweat smudges: blotches where the valleys fill with ink.
                 let blot = smoothstep((wet_patch_noise.at(mx, my) - 1.0 + 1.6 * d.wet_patches) / 0.25);
                 k = k.max(0.8 * blot * smoothstep(0.8 + ridge));
+            }
+            if d.dark_patches > 0.0 {
+                // Dark patches: firm, moist contact where the valleys close and the ink runs together.
+                let patch =
+                    smoothstep((dark_patch_noise.at(mx, my) - 1.0 + 1.5 * d.dark_patches) / 0.35) * firmness.max(0.0);
+                k = k.max(patch * (0.5 + 0.5 * smoothstep(ridge + 0.7)));
             }
             if d.smudge > 0.0 {
                 k = k * (1.0 - d.smudge) + d.smudge * 0.6 * smoothstep(0.5 + ridge);
