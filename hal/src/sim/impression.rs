@@ -135,10 +135,10 @@ impl Draw {
                 look.noise_sd
             },
             frame_shade: look.frame_shade,
-            breakiness: rng.range(0.2, 1.0) as f32,
-            blur_radius_px: if poor && rng.chance(0.5) { 2 } else { 1 },
+            breakiness: if poor { rng.range(0.8, 1.0) } else { rng.range(0.2, 1.0) } as f32,
+            blur_radius_px: if poor { 2 } else { 1 },
             lift: rng.range(0.1, 0.7) as f32,
-            smudge: if poor { rng.range(0.3, 0.7) as f32 } else { 0.0 },
+            smudge: if poor { rng.range(0.45, 0.8) as f32 } else { 0.0 },
             dry_patches: rng.range(0.0, 0.6) as f32,
             wet_patches: if rng.chance(0.5) {
                 rng.range(0.0, 0.5) as f32
@@ -151,7 +151,8 @@ impl Draw {
                 0.0
             },
             unevenness: rng.range(0.3, 1.0) as f32,
-            cut_distance: if rng.chance(0.2) {
+            // A poor impression always misses part of the finger.
+            cut_distance: if poor || rng.chance(0.2) {
                 rng.range(0.35, 0.8) as f32
             } else {
                 2.0
