@@ -19,10 +19,10 @@
 //!
 //! | threshold | FMR measured | FNMR measured |
 //! |---|---|---|
-//! | 2.63 | 10.0% | 3.9% |
-//! | 4.60 | 0.995% | 8.5% |
-//! | 6.36 | 0.098% | 12.9% |
-//! | 9.62 | 0.006% (1 in 17,280) | 19.6% |
+//! | 2.73 | 10.0% | 4.0% |
+//! | 4.77 | 0.995% | 8.2% |
+//! | 6.46 | 0.098% | 11.4% |
+//! | 9.61 | 0.006% (1 in 17,280) | 17.9% |
 //!
 //! Above 9.99 no impostor pair of that set scored. With 17,280 impostor pairs an FMR below about
 //! 0.01% cannot be measured, so a threshold for a lower FMR is an extrapolation; FVC2004 (made

@@ -125,6 +125,13 @@ pub const ROOT_CANDIDATES: usize = 30;
 pub const MIN_PAIRS_BEFORE_CONFIRMATION: usize = 3;
 /// ... a new pair needs at least this many of its own edges agreeing with paired neighbours.
 pub const MIN_AGREEING_EDGES: u32 = 1;
+/// Comparison: a pairing of at least this many pairs grown elsewhere on the prints may join the best
+/// one (where distortion or a gap in the ridges stopped the best one from growing there) ...
+pub const JOIN_MIN_PAIRS: usize = 3;
+/// ... when its rigid rotation differs from the best one's by at most this, radians (17 degrees) ...
+pub const JOIN_ROTATION_TOLERANCE_RAD: f32 = 0.3;
+/// ... and the best one's rigid placement puts its centre at most this far from where it lies, px.
+pub const JOIN_POSITION_TOLERANCE_PX: f32 = 40.0;
 /// Scoring: a minutia counts as inside the area both prints cover when it lies this close to a
 /// minutia of the other print after alignment, px.
 pub const OVERLAP_RADIUS_PX: f32 = 30.0;

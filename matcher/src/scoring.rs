@@ -29,35 +29,59 @@ pub(crate) fn score(pairing: &Pairing, probe: &EdgeTable, candidate: &EdgeTable)
         * aligned_share.powf(SCORE_ALIGNMENT_EXPONENT)
 }
 
+/// The rigid placement that best lays a pairing's probe minutiae on their partners: the mean turn
+/// from probe to candidate, and the centres of the paired minutiae in each print.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Placement {
+    /// Rotation from the probe to the candidate, radians.
+    pub rotation: f32,
+    /// Centre of the paired probe minutiae.
+    pub probe_centre: (f32, f32),
+    /// Centre of the paired candidate minutiae.
+    pub candidate_centre: (f32, f32),
+}
+
+impl Placement {
+    /// The placement of a pairing with at least one pair.
+    pub fn of(pairing: &Pairing, probe: &EdgeTable, candidate: &EdgeTable) -> Self {
+        let n = pairing.pairs.len().max(1) as f32;
+        let (mut cos_sum, mut sin_sum) = (0.0f32, 0.0f32);
+        let (mut px, mut py, mut cx, mut cy) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
+        for &(i, j) in &pairing.pairs {
+            let (p, c) = (&probe.points[i as usize], &candidate.points[j as usize]);
+            let turn = c.angle - p.angle;
+            cos_sum += turn.cos();
+            sin_sum += turn.sin();
+            px += p.x;
+            py += p.y;
+            cx += c.x;
+            cy += c.y;
+        }
+        Placement {
+            rotation: sin_sum.atan2(cos_sum),
+            probe_centre: (px / n, py / n),
+            candidate_centre: (cx / n, cy / n),
+        }
+    }
+
+    /// Where a probe point lands on the candidate.
+    pub fn apply(&self, x: f32, y: f32) -> (f32, f32) {
+        let (cos, sin) = (self.rotation.cos(), self.rotation.sin());
+        let (dx, dy) = (x - self.probe_centre.0, y - self.probe_centre.1);
+        (
+            cos * dx - sin * dy + self.candidate_centre.0,
+            sin * dx + cos * dy + self.candidate_centre.1,
+        )
+    }
+}
+
 /// Lays the probe on the candidate by the pairing's rotation and translation, and counts: the larger
 /// of the two prints' numbers of minutiae that lie in the area both cover, and the pairs that land
 /// within [`ALIGNED_PAIR_RADIUS_PX`] of each other. A true pairing bends with the skin but stays
 /// close to one rigid placement; a chance one wanders.
 fn overlap_and_alignment(pairing: &Pairing, probe: &EdgeTable, candidate: &EdgeTable) -> (usize, usize) {
-    let n = pairing.pairs.len() as f32;
-    let (mut cos_sum, mut sin_sum) = (0.0f32, 0.0f32);
-    let (mut px, mut py, mut cx, mut cy) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
-    for &(i, j) in &pairing.pairs {
-        let (p, c) = (&probe.points[i as usize], &candidate.points[j as usize]);
-        let turn = c.angle - p.angle;
-        cos_sum += turn.cos();
-        sin_sum += turn.sin();
-        px += p.x;
-        py += p.y;
-        cx += c.x;
-        cy += c.y;
-    }
-    let rotation = sin_sum.atan2(cos_sum);
-    let (cos, sin) = (rotation.cos(), rotation.sin());
-    let (px, py, cx, cy) = (px / n, py / n, cx / n, cy / n);
-    let moved: Vec<(f32, f32)> = probe
-        .points
-        .iter()
-        .map(|p| {
-            let (x, y) = (p.x - px, p.y - py);
-            (cos * x - sin * y + cx, sin * x + cos * y + cy)
-        })
-        .collect();
+    let placement = Placement::of(pairing, probe, candidate);
+    let moved: Vec<(f32, f32)> = probe.points.iter().map(|p| placement.apply(p.x, p.y)).collect();
     let r2 = OVERLAP_RADIUS_PX * OVERLAP_RADIUS_PX;
     let near = |ax: f32, ay: f32, bx: f32, by: f32| (ax - bx).powi(2) + (ay - by).powi(2) < r2;
     let probe_inside = moved
