@@ -160,6 +160,17 @@ mod tests {
     }
 
     #[test]
+    fn the_score_does_not_depend_on_which_print_is_the_probe() {
+        let original = grid(0.0, (0.0, 0.0));
+        let mut partial = grid(0.35, (-20.0, 12.0));
+        partial.minutiae.truncate(28);
+        partial.minutiae[3].angle = crate::angles::normalise(partial.minutiae[3].angle + 2.0);
+        let (forward, backward) = (compare(&original, &partial), compare(&partial, &original));
+        assert!(forward > 0.0);
+        assert_eq!(forward, backward, "enrolment and verification must agree on a pair");
+    }
+
+    #[test]
     fn empty_and_tiny_templates_score_zero() {
         let empty = Template {
             width: 100,

@@ -229,6 +229,11 @@ pub fn render(
     let break_noise = FractalNoise::new(&mut rng, mw, mh, 5.0, 2);
     let wet_noise = FractalNoise::new(&mut rng, mw, mh, 14.0, 2);
     let texture = FractalNoise::new(&mut rng, mw, mh, 3.0, 2);
+    // Skin and sensor grain a pixel or two across, which makes ridges look granular; from its own
+    // stream, so that adding it left every other draw of the impression as it was.
+    let mut grain_rng = Rng::stream(seed, "grain");
+    let grain = FractalNoise::new(&mut grain_rng, mw, mh, 1.6, 2);
+    let grain_strength = grain_rng.range(0.25, 0.6) as f32;
     let fine_edge = FractalNoise::new(&mut rng, mw, mh, 14.0, 2);
     // Ridge edges are ragged the same way on every impression: that noise belongs to the finger.
     let roughness = FractalNoise::new(&mut Rng::stream(finger_seed, "ridge-edges"), mw, mh, 2.5, 2);
@@ -338,6 +343,7 @@ pub fn render(
                 k = k * (1.0 - d.smudge) + d.smudge * 0.6 * smoothstep(0.5 + ridge);
             }
             k *= 0.85 + 0.15 * texture.at(mx, my);
+            k *= 1.0 - grain_strength * smoothstep((grain.at(mx, my) - 0.1) / 0.5);
             k *= 1.0 - d.unevenness * 0.3 * (0.5 + 0.5 * ink_level.at(mx, my));
             k *= 1.0 - d.unevenness * 0.25 * (0.5 + 0.5 * blotches.at(my, mx));
             // Ink takes in grains along the ridges: some stretches darker, some greyer.
