@@ -66,7 +66,7 @@ fn the_reader_is_used_through_a_box_dyn_reader() {
     let dark = image
         .pixels
         .iter()
-        .filter(|&&p| u16::from(p) + 50 < u16::from(median))
+        .filter(|&&p| u16::from(p) + 40 < u16::from(median))
         .count() as f64
         / image.pixels.len() as f64;
     assert!((0.08..0.6).contains(&dark), "dark share {dark}");
