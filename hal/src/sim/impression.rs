@@ -10,9 +10,9 @@
 //! that fill the valleys, a side of the finger that stayed off the glass), how unevenly the ridges
 //! took the ink, where it pressed so lightly that ridges touched only in pieces and dots, and the
 //! sensor's own look (bright with a clipped white background, grey with shaded sides, or dim; its
-//! contrast, blur and noise). The finger's own creases (thin white lines across the ridges) and sweat pores (white
-//! dots along them) are drawn from its seed alone, so they sit in the same place on every
-//! impression. Rendering maps every sensor pixel back through these transforms onto the master
+//! contrast, blur and noise). The finger's own creases (thin white lines across the ridges) and
+//! sweat pores (white dots along them) are drawn from its seed alone, so they sit in the same place
+//! on every impression. Rendering maps every sensor pixel back through these transforms onto the master
 //! print and samples it there.
 
 use std::f32::consts::PI;
@@ -229,8 +229,8 @@ pub fn render(
     let break_noise = FractalNoise::new(&mut rng, mw, mh, 5.0, 2);
     let wet_noise = FractalNoise::new(&mut rng, mw, mh, 14.0, 2);
     let texture = FractalNoise::new(&mut rng, mw, mh, 3.0, 2);
-    // Skin and sensor grain a pixel or two across, which makes ridges look granular; from its own
-    // stream, so that adding it left every other draw of the impression as it was.
+    // Skin and sensor grain a pixel or two across, which makes ridges look granular. It has its own
+    // random stream, so that it does not shift the impression's other draws.
     let mut grain_rng = Rng::stream(seed, "grain");
     let grain = FractalNoise::new(&mut grain_rng, mw, mh, 1.6, 2);
     let grain_strength = grain_rng.range(0.25, 0.6) as f32;
