@@ -4,63 +4,30 @@
 
 use crate::params::{BINARY_MIN_REGION_PX, BLOCK_SIZE_PX, SKELETON_UPSAMPLING};
 use crate::plane::Plane;
+use crate::resample::Interpolation;
 
 /// `true` on ridge pixels, on the skeleton grid: the enhanced image (at the internal resolution) is
 /// interpolated bilinearly onto the finer grid, inside the finger only, and its sign read there.
 pub(crate) fn binarise(enhanced: &Plane<f32>, foreground: &Plane<bool>) -> Plane<bool> {
     let w = ((enhanced.width as f32 * SKELETON_UPSAMPLING).round() as usize).max(1);
     let h = ((enhanced.height as f32 * SKELETON_UPSAMPLING).round() as usize).max(1);
-    let columns = Interpolation::along(w, enhanced.width);
-    let rows = Interpolation::along(h, enhanced.height);
+    let columns = Interpolation::along(w, enhanced.width, w as f32 / enhanced.width as f32);
+    let rows = Interpolation::along(h, enhanced.height, h as f32 / enhanced.height as f32);
     let block_px = BLOCK_SIZE_PX as f32 * SKELETON_UPSAMPLING;
     let block_of = |i: usize, blocks: usize| ((i as f32 / block_px) as usize).min(blocks - 1);
     let column_blocks: Vec<usize> = (0..w).map(|x| block_of(x, foreground.width)).collect();
     let mut ridges = Plane::filled(w, h, false);
     for (y, row) in rows.iter().enumerate() {
         let by = block_of(y, foreground.height);
-        let (upper, lower) = (row.first * enhanced.width, row.second * enhanced.width);
         for (x, column) in columns.iter().enumerate() {
-            if !foreground.at(column_blocks[x], by) {
-                continue;
+            if foreground.at(column_blocks[x], by) {
+                *ridges.at_mut(x, y) = row.blend(column, enhanced) < 0.0;
             }
-            let at = |r: usize| {
-                enhanced.data[r + column.first] * (1.0 - column.weight)
-                    + enhanced.data[r + column.second] * column.weight
-            };
-            let value = at(upper) * (1.0 - row.weight) + at(lower) * row.weight;
-            *ridges.at_mut(x, y) = value < 0.0;
         }
     }
     remove_small_regions(&mut ridges, true);
     remove_small_regions(&mut ridges, false);
     ridges
-}
-
-/// Where a row or column of the finer grid falls between two of the coarser one.
-#[derive(Clone, Copy)]
-struct Interpolation {
-    first: usize,
-    second: usize,
-    /// Weight of `second`.
-    weight: f32,
-}
-
-impl Interpolation {
-    /// For each of `fine` positions, its neighbours among `coarse` ones, pixel centres aligned.
-    fn along(fine: usize, coarse: usize) -> Vec<Interpolation> {
-        let scale = fine as f32 / coarse as f32;
-        (0..fine)
-            .map(|i| {
-                let at = ((i as f32 + 0.5) / scale - 0.5).clamp(0.0, (coarse - 1) as f32);
-                let first = at as usize;
-                Interpolation {
-                    first,
-                    second: (first + 1).min(coarse - 1),
-                    weight: at - first as f32,
-                }
-            })
-            .collect()
-    }
 }
 
 /// Flips 8-connected regions of `value` smaller than [`BINARY_MIN_REGION_PX`].

@@ -32,15 +32,54 @@ pub(crate) fn to_internal_resolution(image: &FingerprintImage) -> Plane<f32> {
 /// Bilinear samples of `source` on an `out_w` x `out_h` grid, `scale` output pixels to a source
 /// pixel, pixel centres aligned.
 fn interpolate(source: &Plane<f32>, out_w: usize, out_h: usize, scale: f32) -> Plane<f32> {
+    let columns = Interpolation::along(out_w, source.width, scale);
+    let rows = Interpolation::along(out_h, source.height, scale);
     let mut out = Plane::filled(out_w, out_h, 0.0f32);
-    for y in 0..out_h {
-        let sy = (y as f32 + 0.5) / scale - 0.5;
-        for x in 0..out_w {
-            let sx = (x as f32 + 0.5) / scale - 0.5;
-            *out.at_mut(x, y) = source.sample(sx, sy);
+    for (y, row) in rows.iter().enumerate() {
+        for (x, column) in columns.iter().enumerate() {
+            *out.at_mut(x, y) = row.blend(column, source);
         }
     }
     out
+}
+
+/// Where a row or column of an output grid falls between two of the source grid's: bilinear
+/// interpolation split into its two axes, computed once per row and per column.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Interpolation {
+    first: usize,
+    second: usize,
+    /// Weight of `second`.
+    weight: f32,
+}
+
+impl Interpolation {
+    /// For each of `len` output positions, `scale` of them to a source pixel, its two neighbours
+    /// among `source_len` source positions, pixel centres aligned and clamped at the edges.
+    pub fn along(len: usize, source_len: usize, scale: f32) -> Vec<Interpolation> {
+        (0..len)
+            .map(|i| {
+                let at = ((i as f32 + 0.5) / scale - 0.5).clamp(0.0, (source_len - 1) as f32);
+                // Non-negative now, so truncation is the floor.
+                let first = at as usize;
+                Interpolation {
+                    first,
+                    second: (first + 1).min(source_len - 1),
+                    weight: at - first as f32,
+                }
+            })
+            .collect()
+    }
+
+    /// The source interpolated at this row (`self`) and `column`.
+    #[inline]
+    pub fn blend(&self, column: &Interpolation, source: &Plane<f32>) -> f32 {
+        let at = |row: usize| {
+            let r = row * source.width;
+            source.data[r + column.first] * (1.0 - column.weight) + source.data[r + column.second] * column.weight
+        };
+        at(self.first) * (1.0 - self.weight) + at(self.second) * self.weight
+    }
 }
 
 /// Mean over a `(2r+1)`-square window, clamped at the edges; `r == 0` returns the input.
