@@ -55,7 +55,8 @@ pub(crate) struct Interpolation {
 
 impl Interpolation {
     /// For each of `len` output positions, `scale` of them to a source pixel, its two neighbours
-    /// among `source_len` source positions, pixel centres aligned and clamped at the edges.
+    /// among `source_len` (at least one) source positions, pixel centres aligned and clamped at the
+    /// edges.
     pub fn along(len: usize, source_len: usize, scale: f32) -> Vec<Interpolation> {
         (0..len)
             .map(|i| {
