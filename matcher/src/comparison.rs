@@ -30,7 +30,7 @@ impl Probe {
         let candidate = EdgeTable::new(candidate);
         let mut scratch = Scratch::default();
         let mut support = Vec::new();
-        let roots = root_pairs(&self.table, &self.index, &candidate, &mut support);
+        let roots = root_pairs(&self.index, self.table.points.len(), &candidate, &mut support);
         // A root already paired by an earlier pairing would mostly grow that pairing again.
         let nc = candidate.points.len();
         let mut covered = vec![false; self.table.points.len() * nc];

@@ -186,13 +186,17 @@ pub(crate) fn edge_mismatch(p: &Edge, c: &Edge) -> Option<f32> {
 /// comparing against every edge.
 #[derive(Debug, Clone)]
 pub(crate) struct EdgeIndex {
-    /// `entries[offsets[b]..offsets[b + 1]]` are the edges in bin `b`, as (minutia, edge number).
+    /// `entries[offsets[b]..offsets[b + 1]]` are the edges in bin `b`, each with the minutia it leaves.
     offsets: Vec<u32>,
-    entries: Vec<(u16, u16)>,
+    entries: Vec<(u16, Edge)>,
 }
 
 const ANGLE_BINS: usize = 8;
 const ANGLE_BIN_TURNS: u32 = 65536 / ANGLE_BINS as u32;
+const _: () = assert!(
+    (ANGLE_TOLERANCE_TURNS as u32) * 2 < ANGLE_BIN_TURNS,
+    "an angle and its tolerance must span at most two bins"
+);
 
 fn length_bins() -> usize {
     (MAX_EDGE_LENGTH_PX / EDGE_INDEX_LENGTH_BIN_PX).ceil() as usize + 1
@@ -202,13 +206,21 @@ fn length_bin(length: f32) -> usize {
     ((length.max(0.0) / EDGE_INDEX_LENGTH_BIN_PX) as usize).min(length_bins() - 1)
 }
 
+fn angle_bin(angle: Turn) -> usize {
+    (u32::from(angle) / ANGLE_BIN_TURNS) as usize
+}
+
+/// The one or two angle bins that hold the angles within tolerance of `angle`.
+fn angle_bins_around(angle: Turn) -> ([usize; 2], usize) {
+    let first = angle_bin(angle.wrapping_sub(ANGLE_TOLERANCE_TURNS));
+    let last = angle_bin(angle.wrapping_add(ANGLE_TOLERANCE_TURNS));
+    ([first, last], if first == last { 1 } else { 2 })
+}
+
 impl EdgeIndex {
     pub fn new(table: &EdgeTable) -> Self {
         let bins = length_bins() * ANGLE_BINS * ANGLE_BINS;
-        let bin_of = |e: &Edge| {
-            (length_bin(e.length) * ANGLE_BINS + (e.from_angle as u32 / ANGLE_BIN_TURNS) as usize) * ANGLE_BINS
-                + (e.to_angle as u32 / ANGLE_BIN_TURNS) as usize
-        };
+        let bin_of = |e: &Edge| (length_bin(e.length) * ANGLE_BINS + angle_bin(e.from_angle)) * ANGLE_BINS + angle_bin(e.to_angle);
         let mut counts = vec![0u32; bins + 1];
         for edges in table.all_edges() {
             for e in edges.iter().take(ROOT_NEIGHBOURS) {
@@ -219,11 +231,12 @@ impl EdgeIndex {
             counts[b + 1] += counts[b];
         }
         let mut fill = counts.clone();
-        let mut entries = vec![(0u16, 0u16); counts[bins] as usize];
+        let placeholder = (0, Edge { to: 0, length: 0.0, from_angle: 0, to_angle: 0 });
+        let mut entries = vec![placeholder; counts[bins] as usize];
         for (i, edges) in table.all_edges().enumerate() {
-            for (k, e) in edges.iter().enumerate().take(ROOT_NEIGHBOURS) {
+            for e in edges.iter().take(ROOT_NEIGHBOURS) {
                 let b = bin_of(e);
-                entries[fill[b] as usize] = (i as u16, k as u16);
+                entries[fill[b] as usize] = (i as u16, *e);
                 fill[b] += 1;
             }
         }
@@ -233,23 +246,20 @@ impl EdgeIndex {
         }
     }
 
-    /// Calls `visit(minutia, edge number)` for every indexed edge that may match `edge`.
-    fn for_each_near(&self, edge: &Edge, mut visit: impl FnMut(u16, u16)) {
+    /// Calls `visit(minutia, its edge)` for every indexed edge that may match `edge`.
+    #[inline]
+    fn for_each_near(&self, edge: &Edge, mut visit: impl FnMut(u16, &Edge)) {
         let tol = length_tolerance(edge.length);
         let (lo, hi) = (length_bin(edge.length - tol), length_bin(edge.length + tol));
-        let angle_tol = ANGLE_TOLERANCE_TURNS;
-        let bins_around = |a: Turn| {
-            let first = a.wrapping_sub(angle_tol) as u32 / ANGLE_BIN_TURNS;
-            let last = a.wrapping_add(angle_tol) as u32 / ANGLE_BIN_TURNS;
-            let count = (last + ANGLE_BINS as u32 - first) % ANGLE_BINS as u32 + 1;
-            (0..count).map(move |k| ((first + k) % ANGLE_BINS as u32) as usize)
-        };
+        let (from_bins, from_count) = angle_bins_around(edge.from_angle);
+        let (to_bins, to_count) = angle_bins_around(edge.to_angle);
         for l in lo..=hi {
-            for a in bins_around(edge.from_angle) {
-                for b in bins_around(edge.to_angle) {
-                    let bin = (l * ANGLE_BINS + a) * ANGLE_BINS + b;
-                    for &(i, k) in &self.entries[self.offsets[bin] as usize..self.offsets[bin + 1] as usize] {
-                        visit(i, k);
+            for &a in &from_bins[..from_count] {
+                let row = (l * ANGLE_BINS + a) * ANGLE_BINS;
+                for &b in &to_bins[..to_count] {
+                    let (start, end) = (self.offsets[row + b], self.offsets[row + b + 1]);
+                    for (i, e) in &self.entries[start as usize..end as usize] {
+                        visit(*i, e);
                     }
                 }
             }
@@ -260,18 +270,17 @@ impl EdgeIndex {
 /// The most promising root pairs `(probe minutia, candidate minutia)`, best first: those whose
 /// neighbourhoods share the most closely matching edges. `support` is scratch space.
 pub(crate) fn root_pairs(
-    probe: &EdgeTable,
     index: &EdgeIndex,
+    probe_count: usize,
     candidate: &EdgeTable,
     support: &mut Vec<f32>,
 ) -> Vec<(u16, u16)> {
     let nc = candidate.points.len();
     support.clear();
-    support.resize(probe.points.len() * nc, 0.0);
+    support.resize(probe_count * nc, 0.0);
     for (j, edges) in candidate.all_edges().enumerate() {
         for f in edges.iter().take(ROOT_NEIGHBOURS) {
-            index.for_each_near(f, |i, k| {
-                let e = &probe.edges_of(i as usize)[k as usize];
+            index.for_each_near(f, |i, e| {
                 if let Some(m) = edge_mismatch(e, f) {
                     let closeness = MAX_EDGE_MISMATCH - m;
                     support[i as usize * nc + j] += closeness;
@@ -280,12 +289,14 @@ pub(crate) fn root_pairs(
             });
         }
     }
-    let mut scored: Vec<(f32, u16, u16)> = support
-        .iter()
-        .enumerate()
-        .filter(|(_, &s)| s > 0.0)
-        .map(|(k, &s)| (s, (k / nc) as u16, (k % nc) as u16))
-        .collect();
+    let mut scored: Vec<(f32, u16, u16)> = Vec::new();
+    for (i, row) in support.chunks_exact(nc.max(1)).enumerate() {
+        for (j, &s) in row.iter().enumerate() {
+            if s > 0.0 {
+                scored.push((s, i as u16, j as u16));
+            }
+        }
+    }
     let keep = ROOT_CANDIDATES.min(scored.len());
     if keep > 0 && keep < scored.len() {
         scored.select_nth_unstable_by(keep - 1, |a, b| b.0.total_cmp(&a.0));
