@@ -220,7 +220,9 @@ fn angle_bins_around(angle: Turn) -> ([usize; 2], usize) {
 impl EdgeIndex {
     pub fn new(table: &EdgeTable) -> Self {
         let bins = length_bins() * ANGLE_BINS * ANGLE_BINS;
-        let bin_of = |e: &Edge| (length_bin(e.length) * ANGLE_BINS + angle_bin(e.from_angle)) * ANGLE_BINS + angle_bin(e.to_angle);
+        let bin_of = |e: &Edge| {
+            (length_bin(e.length) * ANGLE_BINS + angle_bin(e.from_angle)) * ANGLE_BINS + angle_bin(e.to_angle)
+        };
         let mut counts = vec![0u32; bins + 1];
         for edges in table.all_edges() {
             for e in edges.iter().take(ROOT_NEIGHBOURS) {
@@ -231,7 +233,15 @@ impl EdgeIndex {
             counts[b + 1] += counts[b];
         }
         let mut fill = counts.clone();
-        let placeholder = (0, Edge { to: 0, length: 0.0, from_angle: 0, to_angle: 0 });
+        let placeholder = (
+            0,
+            Edge {
+                to: 0,
+                length: 0.0,
+                from_angle: 0,
+                to_angle: 0,
+            },
+        );
         let mut entries = vec![placeholder; counts[bins] as usize];
         for (i, edges) in table.all_edges().enumerate() {
             for e in edges.iter().take(ROOT_NEIGHBOURS) {
