@@ -63,36 +63,44 @@ pub(crate) struct EdgeTable {
     starts: Vec<u32>,
 }
 
-/// The nearest neighbours met so far, nearest first; equal distances keep the order they came in,
-/// so the result is deterministic.
+/// The nearest neighbours met so far, each as one key `squared distance << 16 | index`, nearest
+/// first; free places hold [`Nearest::FREE`]. Minutiae sit on whole pixels, so squared distances
+/// within reach are small whole numbers, and keys order by distance and then by index, which keeps
+/// the result deterministic while each step is one integer comparison.
 #[derive(Debug, Clone, Copy)]
-struct Nearest {
-    count: usize,
-    items: [(f32, u16); NEIGHBOURS_PER_MINUTIA],
-}
+struct Nearest([u32; NEIGHBOURS_PER_MINUTIA]);
+
+/// The largest squared distance between two minutiae joined by an edge, px².
+const MAX_SQUARED_LENGTH: u32 = (MAX_EDGE_LENGTH_PX * MAX_EDGE_LENGTH_PX) as u32;
+const _: () = assert!(
+    MAX_SQUARED_LENGTH < 1 << 15,
+    "squared edge lengths must fit above the index in a key"
+);
 
 impl Nearest {
-    const EMPTY: Self = Self {
-        count: 0,
-        items: [(0.0, 0); NEIGHBOURS_PER_MINUTIA],
-    };
+    const FREE: u32 = u32::MAX;
+    const EMPTY: Self = Self([Self::FREE; NEIGHBOURS_PER_MINUTIA]);
 
-    fn offer(&mut self, d2: f32, index: u16) {
-        let full = self.count == NEIGHBOURS_PER_MINUTIA;
-        if NEIGHBOURS_PER_MINUTIA == 0 || (full && d2 >= self.items[NEIGHBOURS_PER_MINUTIA - 1].0) {
+    fn offer(&mut self, squared_distance: u32, index: u16) {
+        let key = squared_distance << 16 | u32::from(index);
+        let last = NEIGHBOURS_PER_MINUTIA - 1;
+        if key >= self.0[last] {
             return;
         }
-        let mut at = if full { NEIGHBOURS_PER_MINUTIA - 1 } else { self.count };
-        self.count += usize::from(!full);
-        while at > 0 && self.items[at - 1].0 > d2 {
-            self.items[at] = self.items[at - 1];
+        let mut at = last;
+        while at > 0 && self.0[at - 1] > key {
+            self.0[at] = self.0[at - 1];
             at -= 1;
         }
-        self.items[at] = (d2, index);
+        self.0[at] = key;
     }
 
-    fn as_slice(&self) -> &[(f32, u16)] {
-        &self.items[..self.count]
+    /// `(squared distance, index)` of each neighbour, nearest first.
+    fn neighbours(&self) -> impl Iterator<Item = (u32, usize)> + '_ {
+        self.0
+            .iter()
+            .take_while(|&&key| key != Self::FREE)
+            .map(|&key| (key >> 16, (key & 0xffff) as usize))
     }
 }
 
@@ -109,24 +117,25 @@ impl EdgeTable {
             .collect();
         // Each pair's distance is computed once and offered to both minutiae.
         let mut near = vec![Nearest::EMPTY; points.len()];
-        for (i, a) in points.iter().enumerate() {
-            for (j, b) in points.iter().enumerate().skip(i + 1) {
-                let d2 = (b.x - a.x).powi(2) + (b.y - a.y).powi(2);
-                if d2 <= MAX_EDGE_LENGTH_PX * MAX_EDGE_LENGTH_PX {
-                    near[i].offer(d2, j as u16);
-                    near[j].offer(d2, i as u16);
+        for (i, a) in template.minutiae.iter().enumerate() {
+            for (j, b) in template.minutiae.iter().enumerate().skip(i + 1) {
+                // In 64 bits: any two u16 positions fit, far-apart ones included.
+                let (dx, dy) = (u64::from(a.x.abs_diff(b.x)), u64::from(a.y.abs_diff(b.y)));
+                let squared = dx * dx + dy * dy;
+                if squared <= u64::from(MAX_SQUARED_LENGTH) {
+                    near[i].offer(squared as u32, j as u16);
+                    near[j].offer(squared as u32, i as u16);
                 }
             }
         }
-        let mut edges = Vec::with_capacity(near.iter().map(|n| n.count).sum());
+        let mut edges = Vec::with_capacity(points.len() * NEIGHBOURS_PER_MINUTIA);
         let mut starts = Vec::with_capacity(points.len() + 1);
         for (a, nearest) in points.iter().zip(&near) {
             starts.push(edges.len() as u32);
             edges.extend(
                 nearest
-                    .as_slice()
-                    .iter()
-                    .map(|&(d2, j)| edge(a, &points[j as usize], j as usize, d2.sqrt())),
+                    .neighbours()
+                    .map(|(squared, j)| edge(a, &points[j], j, (squared as f32).sqrt())),
             );
         }
         starts.push(edges.len() as u32);
