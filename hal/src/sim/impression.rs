@@ -299,7 +299,14 @@ pub fn render(
             firmness -= 0.6 * (1.0 - smoothstep(cut / 0.3));
             // Patches of dry skin: thinner ridges broken into pieces.
             let dry_patch = smoothstep((dry_patch_noise.at(mx, my) - 1.0 + 1.6 * d.dry_patches) / 0.25);
-            let threshold = d.threshold
+            // Dark patches: firm, moist contact where the ridges spread and the valleys close to thin
+            // light lines.
+            let dark_patch = if d.dark_patches > 0.0 {
+                smoothstep((dark_patch_noise.at(mx, my) - 1.0 + 1.5 * d.dark_patches) / 0.35) * firmness.max(0.0)
+            } else {
+                0.0
+            };
+            let threshold = d.threshold - 0.6 * dark_patch
                 + 0.45 * (1.0 - firmness)
                 + 0.22 * pressure_noise.at(my, mx)
                 + 0.3 * roughness.at(mx, my)
@@ -332,12 +339,6 @@ pub fn render(
                 // Sweat smudges: blotches where the valleys fill with ink.
                 let blot = smoothstep((wet_patch_noise.at(mx, my) - 1.0 + 1.6 * d.wet_patches) / 0.25);
                 k = k.max(0.8 * blot * smoothstep(0.8 + ridge));
-            }
-            if d.dark_patches > 0.0 {
-                // Dark patches: firm, moist contact where the valleys close and the ink runs together.
-                let patch =
-                    smoothstep((dark_patch_noise.at(mx, my) - 1.0 + 1.5 * d.dark_patches) / 0.35) * firmness.max(0.0);
-                k = k.max(patch * (0.5 + 0.5 * smoothstep(ridge + 0.7)));
             }
             if d.smudge > 0.0 {
                 k = k * (1.0 - d.smudge) + d.smudge * 0.6 * smoothstep(0.5 + ridge);
