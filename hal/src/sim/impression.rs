@@ -246,8 +246,17 @@ pub fn render(
     let creases = Creases::new(finger_seed, master);
     let pores = Pores::new(finger_seed);
     let (cut_sin, cut_cos) = d.cut_angle_rad.sin_cos();
-    let specks = Specks::new(&mut rng, w, h);
+    let mut specks = Specks::new(w, h);
+    let count = (rng.unit() * 25.0) as usize;
+    specks.scatter(&mut rng, (w, h), count, (0.6, 2.2), (15.0, 70.0));
+    // Residue on the glass, drawn from its own random stream so that it does not shift the
+    // impression's other draws: fine dust, and in some impressions the faint latent print an
+    // earlier touch of the finger left behind.
+    let mut residue_rng = Rng::stream(seed, "residue");
+    let dust = (residue_rng.range(0.1, 1.0) * 500.0) as usize;
+    specks.scatter(&mut residue_rng, (w, h), dust, (0.5, 1.3), (15.0, 50.0));
     let (fw, fh) = (w as f32, h as f32);
+    let latent = Latent::draw(&mut residue_rng, fw, fh);
     let shade = FractalNoise::new(&mut rng, fw, fh, 160.0, 2);
     let grad = (rng.signed() as f32 * 25.0, rng.signed() as f32 * 25.0);
     let (rot_sin, rot_cos) = (-d.rotation_rad).sin_cos();
@@ -275,7 +284,9 @@ pub fn render(
                 continue;
             }
             // A side of the finger that stayed off the glass.
-            let cut = d.cut_distance - (ex * cut_cos + ey * cut_sin)
+            // The skin curves away from the glass, so the edge of the part that touched is an arc.
+            let along_cut = ey * cut_cos - ex * cut_sin;
+            let cut = d.cut_distance - (ex * cut_cos + ey * cut_sin) - 0.45 * along_cut * along_cut
                 + 0.12 * edge_noise.at(qy, qx)
                 + 0.04 * fine_edge.at(qy, qx);
             if cut <= 0.0 {
@@ -368,8 +379,14 @@ pub fn render(
             let (x, y) = (u as f32 / fw - 0.5, v as f32 / fh - 0.5);
             let bg = d.background + grad.0 * x + grad.1 * y + 10.0 * shade.at(u as f32, v as f32)
                 - d.frame_shade * smoothstep((x.abs() - 0.3) / 0.2);
-            let grey = bg - d.valley_shade * contact_map.data[i] - d.contrast * ink.data[i] - specks.at(u, v)
-                + d.noise_sd * noise_rng.normal() as f32;
+            let glass = (
+                (u as f32 + 0.5 - fw * 0.5) * master_px_per_px,
+                (v as f32 + 0.5 - fh * 0.5) * master_px_per_px,
+            );
+            let ghost = latent.darkening(master, glass, (u as f32, v as f32)) * (1.0 - contact_map.data[i]).max(0.0);
+            let grey =
+                bg - d.valley_shade * contact_map.data[i] - d.contrast * ink.data[i] - specks.darkening[i] - ghost
+                    + d.noise_sd * noise_rng.normal() as f32;
             pixels.push(grey.round().clamp(0.0, 255.0) as u8);
         }
     }
@@ -381,43 +398,90 @@ pub fn render(
     }
 }
 
-/// Dust and residue on the sensor's glass: a few small dark specks.
+/// The faint print an earlier touch of the finger left on the glass: its ridges a few grey levels
+/// darker than the background, in patches, and hidden wherever the finger touches now.
+struct Latent {
+    /// Darkening of a full ridge, grey levels; 0 when the glass was clean.
+    strength: f32,
+    /// Where the earlier touch lay, relative to the present one: master pixels and radians.
+    shift: (f32, f32),
+    turn_sin_cos: (f32, f32),
+    patches: FractalNoise,
+}
+
+impl Latent {
+    fn draw(rng: &mut Rng, fw: f32, fh: f32) -> Self {
+        let strength = if rng.chance(0.4) {
+            rng.range(4.0, 12.0) as f32
+        } else {
+            0.0
+        };
+        let shift = (rng.signed() as f32 * 110.0, rng.signed() as f32 * 110.0);
+        let turn = rng.signed() as f32 * 0.5;
+        Latent {
+            strength,
+            shift,
+            turn_sin_cos: turn.sin_cos(),
+            patches: FractalNoise::new(rng, fw, fh, 40.0, 2),
+        }
+    }
+
+    /// Darkening at a sensor pixel `(u, v)` whose point on the glass is `glass` (master pixels from
+    /// the window's centre).
+    fn darkening(&self, master: &MasterPrint, glass: (f32, f32), (u, v): (f32, f32)) -> f32 {
+        if self.strength == 0.0 {
+            return 0.0;
+        }
+        let (sin, cos) = self.turn_sin_cos;
+        let (gx, gy) = (glass.0 - self.shift.0, glass.1 - self.shift.1);
+        let (mx, my) = (master.pad.cx + cos * gx - sin * gy, master.pad.cy + sin * gx + cos * gy);
+        let ridge = master.ridges.sample(mx, my, 0.0);
+        self.strength * smoothstep((ridge + 0.2) / 0.9) * smoothstep(0.4 + 1.5 * self.patches.at(u, v))
+    }
+}
+
+/// Dust and residue on the sensor's glass: small dark specks, drawn once into a map of how many
+/// grey levels each pixel is darkened by.
 struct Specks {
-    width: usize,
-    spots: Vec<(f32, f32, f32, f32)>,
+    darkening: Vec<f32>,
 }
 
 impl Specks {
-    fn new(rng: &mut Rng, width: usize, height: usize) -> Self {
-        let count = (rng.unit() * 25.0) as usize;
-        let spots = (0..count)
-            .map(|_| {
-                (
-                    rng.range(0.0, width as f64) as f32,
-                    rng.range(0.0, height as f64) as f32,
-                    rng.range(0.6, 2.2) as f32,
-                    rng.range(15.0, 70.0) as f32,
-                )
-            })
-            .collect();
-        Specks { width, spots }
+    fn new(width: usize, height: usize) -> Self {
+        Specks {
+            darkening: vec![0.0; width * height],
+        }
     }
 
-    /// Darkening at a pixel, grey levels.
-    fn at(&self, u: usize, v: usize) -> f32 {
-        let _ = self.width;
-        let (x, y) = (u as f32, v as f32);
-        self.spots
-            .iter()
-            .map(|&(sx, sy, r, depth)| {
-                let d2 = (x - sx).powi(2) + (y - sy).powi(2);
-                if d2 > 9.0 * r * r {
-                    0.0
-                } else {
-                    depth * (-d2 / (r * r)).exp()
+    /// Adds `count` specks of radius `radius_px` and depth `depth` (grey levels at the centre), each
+    /// drawn from its range.
+    fn scatter(
+        &mut self,
+        rng: &mut Rng,
+        (width, height): (usize, usize),
+        count: usize,
+        radius_px: (f64, f64),
+        depth: (f64, f64),
+    ) {
+        for _ in 0..count {
+            let (sx, sy) = (
+                rng.range(0.0, width as f64) as f32,
+                rng.range(0.0, height as f64) as f32,
+            );
+            let r = rng.range(radius_px.0, radius_px.1) as f32;
+            let depth = rng.range(depth.0, depth.1) as f32;
+            let reach = 3.0 * r;
+            let (u0, u1) = ((sx - reach).max(0.0) as usize, ((sx + reach) as usize + 1).min(width));
+            let (v0, v1) = ((sy - reach).max(0.0) as usize, ((sy + reach) as usize + 1).min(height));
+            for v in v0..v1 {
+                for u in u0..u1 {
+                    let d2 = (u as f32 - sx).powi(2) + (v as f32 - sy).powi(2);
+                    if d2 <= reach * reach {
+                        self.darkening[v * width + u] += depth * (-d2 / (r * r)).exp();
+                    }
                 }
-            })
-            .sum()
+            }
+        }
     }
 }
 
