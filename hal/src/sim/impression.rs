@@ -237,6 +237,11 @@ pub fn render(
     let fine_edge = FractalNoise::new(&mut rng, mw, mh, 14.0, 2);
     // Ridge edges are ragged the same way on every impression: that noise belongs to the finger.
     let roughness = FractalNoise::new(&mut Rng::stream(finger_seed, "ridge-edges"), mw, mh, 2.5, 2);
+    // Ridges are chains of small units, each round a pore; where they press lightly or the skin is
+    // dry, they touch as beads and dashes rather than as a solid line. The units belong to the
+    // finger; how much they show belongs to the impression, and is drawn from its own stream.
+    let ridge_units = FractalNoise::new(&mut Rng::stream(finger_seed, "ridge-units"), mw, mh, 4.5, 2);
+    let beading = Rng::stream(seed, "beading").range(0.25, 0.8) as f32;
     let ink_level = FractalNoise::new(&mut rng, mw, mh, 40.0, 2);
     let blotches = FractalNoise::new(&mut rng, mw, mh, 18.0, 2);
     let ink_grain = FractalNoise::new(&mut rng, mw, mh, 6.0, 2);
@@ -321,6 +326,7 @@ pub fn render(
                 + 0.45 * (1.0 - firmness)
                 + 0.22 * pressure_noise.at(my, mx)
                 + 0.3 * roughness.at(mx, my)
+                + beading * (0.6 + 0.4 * d.dry) * ridge_units.at(mx, my).max(0.0)
                 + 0.15 * d.unevenness * blotches.at(mx, my)
                 + 0.15 * dry_patch;
             let mut k = smoothstep(0.5 + (ridge - threshold) / 0.45);
