@@ -72,6 +72,9 @@ struct Draw {
     /// How much darker the image gets towards its left and right edges, grey levels (the shaded
     /// frame of some optical sensors).
     frame_shade: f32,
+    /// Spread of the per-column offsets that a capacitive sensor's readout draws as vertical
+    /// stripes, grey levels; 0 for optical sensors.
+    column_stripes: f32,
     /// How readily ridges break into pieces and dots where the finger presses lightly, 0 to 1.
     breakiness: f32,
     blur_radius_px: usize,
@@ -135,6 +138,7 @@ impl Draw {
                 look.noise_sd
             },
             frame_shade: look.frame_shade,
+            column_stripes: look.column_stripes,
             breakiness: if poor { rng.range(0.8, 1.0) } else { rng.range(0.2, 1.0) } as f32,
             blur_radius_px: if poor { 2 } else { 1 },
             lift: rng.range(0.1, 0.7) as f32,
@@ -163,19 +167,20 @@ impl Draw {
 }
 
 /// The tones a sensor gives an image: its background, how dark it draws the ridges, its noise
-/// and shading. Real sensors differ most in these, so each impression draws one of three kinds.
+/// and shading. Real sensors differ most in these, so each impression draws one of four kinds.
 struct SensorLook {
     background: f32,
     valley_shade: f32,
     contrast: f32,
     noise_sd: f32,
     frame_shade: f32,
+    column_stripes: f32,
 }
 
 impl SensorLook {
     fn draw(rng: &mut Rng) -> Self {
         let kind = rng.unit();
-        if kind < 0.45 {
+        if kind < 0.40 {
             // Bright optical: white background that clips at 255, near-black ridges, little noise.
             SensorLook {
                 background: rng.range(252.0, 290.0) as f32,
@@ -183,8 +188,9 @@ impl SensorLook {
                 contrast: rng.range(215.0, 265.0) as f32,
                 noise_sd: rng.range(1.0, 3.5) as f32,
                 frame_shade: 0.0,
+                column_stripes: 0.0,
             }
-        } else if kind < 0.85 {
+        } else if kind < 0.75 {
             // Grey optical: a grey, unevenly lit window with darker sides.
             SensorLook {
                 background: rng.range(180.0, 232.0) as f32,
@@ -192,8 +198,9 @@ impl SensorLook {
                 contrast: rng.range(145.0, 200.0) as f32,
                 noise_sd: rng.range(3.0, 7.5) as f32,
                 frame_shade: rng.range(10.0, 50.0) as f32,
+                column_stripes: 0.0,
             }
-        } else {
+        } else if kind < 0.85 {
             // Dim, low-contrast sensor.
             SensorLook {
                 background: rng.range(150.0, 185.0) as f32,
@@ -201,6 +208,18 @@ impl SensorLook {
                 contrast: rng.range(105.0, 140.0) as f32,
                 noise_sd: rng.range(3.5, 8.0) as f32,
                 frame_shade: rng.range(0.0, 25.0) as f32,
+                column_stripes: 0.0,
+            }
+        } else {
+            // Capacitive (like FVC2002 DB3): a mid-grey plate, the finger's contact darkening the
+            // valleys too, near-black ridges, and vertical stripes from the column readout.
+            SensorLook {
+                background: rng.range(122.0, 145.0) as f32,
+                valley_shade: rng.range(40.0, 65.0) as f32,
+                contrast: rng.range(55.0, 75.0) as f32,
+                noise_sd: rng.range(3.0, 6.0) as f32,
+                frame_shade: 0.0,
+                column_stripes: rng.range(2.0, 4.0) as f32,
             }
         }
     }
@@ -378,13 +397,16 @@ pub fn render(
         box_blur(&mut ink, 1);
     }
     let mut noise_rng = Rng::stream(seed, "sensor-noise");
+    let mut stripe_rng = Rng::stream(seed, "column-stripes");
+    let stripes: Vec<f32> = (0..w).map(|_| d.column_stripes * stripe_rng.normal() as f32).collect();
     let mut pixels = Vec::with_capacity(w * h);
     for v in 0..h {
-        for u in 0..w {
+        for (u, stripe) in stripes.iter().enumerate() {
             let i = v * w + u;
             let (x, y) = (u as f32 / fw - 0.5, v as f32 / fh - 0.5);
             let bg = d.background + grad.0 * x + grad.1 * y + 10.0 * shade.at(u as f32, v as f32)
-                - d.frame_shade * smoothstep((x.abs() - 0.3) / 0.2);
+                - d.frame_shade * smoothstep((x.abs() - 0.3) / 0.2)
+                + stripe;
             let glass = (
                 (u as f32 + 0.5 - fw * 0.5) * master_px_per_px,
                 (v as f32 + 0.5 - fh * 0.5) * master_px_per_px,
