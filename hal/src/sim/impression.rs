@@ -261,6 +261,11 @@ pub fn render(
     // finger; how much they show belongs to the impression, and is drawn from its own stream.
     let ridge_units = FractalNoise::new(&mut Rng::stream(finger_seed, "ridge-units"), mw, mh, 4.5, 2);
     let beading = Rng::stream(seed, "beading").range(0.25, 0.8) as f32;
+    // Pressure and skin oil vary over the finger: some regions print thick and black, others thin
+    // and grey. Drawn from its own stream, so that the other draws stay put.
+    let mut regional_rng = Rng::stream(seed, "regional-contrast");
+    let regional = FractalNoise::new(&mut regional_rng, mw, mh, 70.0, 2);
+    let regional_spread = regional_rng.range(0.2, 0.5) as f32;
     let ink_level = FractalNoise::new(&mut rng, mw, mh, 40.0, 2);
     let blotches = FractalNoise::new(&mut rng, mw, mh, 18.0, 2);
     let ink_grain = FractalNoise::new(&mut rng, mw, mh, 6.0, 2);
@@ -346,6 +351,7 @@ pub fn render(
                 + 0.22 * pressure_noise.at(my, mx)
                 + 0.3 * roughness.at(mx, my)
                 + beading * (0.6 + 0.4 * d.dry) * ridge_units.at(mx, my).max(0.0)
+                + 0.5 * regional_spread * regional.at(mx, my)
                 + 0.15 * d.unevenness * blotches.at(mx, my)
                 + 0.15 * dry_patch;
             let mut k = smoothstep(0.5 + (ridge - threshold) / 0.45);
@@ -389,6 +395,7 @@ pub fn render(
             // back to full ink, so that the darkest part of an image is nearly black, as on real
             // sensors (the darkest 1% of an FVC2002 image lies at grey 26 to 40, as a median).
             k = (1.6 * k).min(1.0);
+            k *= 1.0 - regional_spread * smoothstep((regional.at(mx, my) - 0.1) / 0.5);
             ink.data[v * w + u] = (k * contact).clamp(0.0, 1.0);
             contact_map.data[v * w + u] = contact * (0.6 + 0.4 * texture.at(my, mx));
         }
