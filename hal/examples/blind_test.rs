@@ -89,7 +89,8 @@ fn images_in(folder: &Path) -> Result<Vec<(PathBuf, u32)>, Box<dyn std::error::E
             .get("dpi")
             .and_then(|v| v.as_integer())
             .and_then(|v| u32::try_from(v).ok())
-            .ok_or("dataset.toml has no usable dpi")?,
+            .filter(|&dpi| dpi > 0)
+            .ok_or_else(|| format!("{}: dataset.toml has no positive dpi", folder.display()))?,
         Err(_) => 500,
     };
     let mut images: Vec<(PathBuf, u32)> = std::fs::read_dir(folder)?
@@ -127,7 +128,7 @@ fn shuffle<T>(rng: &mut Rng, items: &mut [T]) {
 }
 
 fn at_500_dpi(image: GrayImage, dpi: u32) -> GrayImage {
-    if dpi == 500 || dpi == 0 {
+    if dpi == 500 {
         return image;
     }
     let scale = 500.0 / dpi as f32;
