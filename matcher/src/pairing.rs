@@ -20,7 +20,8 @@ pub(crate) type Turn = u16;
 pub(crate) const fn to_turn(radians: f32) -> Turn {
     // Through i64 so that negative angles wrap like positive ones.
     let turns = radians * (65536.0 / TAU);
-    (if turns >= 0.0 { turns + 0.5 } else { turns - 0.5 }) as i64 as Turn
+    // Rounds half away from zero, without a branch.
+    (turns + 0.5f32.copysign(turns)) as i64 as Turn
 }
 
 /// The edge angle tolerance in [`Turn`]s.
