@@ -5,7 +5,9 @@
 use crate::angles::angle_gap;
 use crate::consolidation::{grow, Pairing, Scratch};
 use crate::pairing::{root_pairs, EdgeIndex, EdgeTable};
-use crate::params::{JOIN_MIN_PAIRS, JOIN_POSITION_TOLERANCE_PX, JOIN_ROTATION_TOLERANCE_RAD};
+use crate::params::{
+    EARLY_MIN_EVIDENCE, EARLY_ROOTS, JOIN_MIN_PAIRS, JOIN_POSITION_TOLERANCE_PX, JOIN_ROTATION_TOLERANCE_RAD,
+};
 use crate::scoring::{evidence, score, Placement};
 use crate::Template;
 
@@ -35,7 +37,13 @@ impl Probe {
         let nc = candidate.points.len();
         let mut covered = vec![false; self.table.points.len() * nc];
         let mut pairings: Vec<Pairing> = Vec::new();
-        for root in roots {
+        for (tried, root) in roots.into_iter().enumerate() {
+            // Two different fingers rarely grow a strong pairing from any root, while two
+            // impressions of one finger almost always do from one of the few best: once those are
+            // all weak, the rest would mostly grow more chance pairings.
+            if tried == EARLY_ROOTS && pairings.iter().all(|p| evidence(p) < EARLY_MIN_EVIDENCE) {
+                break;
+            }
             if covered[root.0 as usize * nc + root.1 as usize] {
                 continue;
             }
