@@ -1,0 +1,1 @@
+//! shimon-agent: being built (issue 4).

@@ -1,0 +1,1 @@
+//! shimon-station: being built (issue 4).

@@ -1,0 +1,1 @@
+//! shimon-server: being built (issue 4).
