@@ -23,6 +23,9 @@ pub const MIN_FINGERS: usize = 2;
 pub const MIN_IMPRESSIONS: usize = 3;
 /// Most impressions of one finger at enrollment.
 pub const MAX_IMPRESSIONS: usize = 10;
+/// A new finger is someone else's enrolled finger when at least this many of its impressions
+/// match it.
+pub const DUPLICATE_MIN_IMPRESSIONS: usize = 2;
 /// Longest user id, characters.
 pub const MAX_USER_ID_CHARS: usize = 64;
 /// Longest name or department, characters.
@@ -244,10 +247,13 @@ impl Shimon {
                 templates,
             });
         }
-        // Two "different" fingers of the request must not be the same finger twice.
+        // Two "different" fingers of the request must not be the same finger twice (by the same
+        // rule as the search over other users).
         for (a, first) in fingers.iter().enumerate() {
             for second in &fingers[a + 1..] {
-                if best_score(&first.templates, &second.templates) >= config.duplicate_threshold {
+                if impressions_matching(&first.templates, &second.templates, config.duplicate_threshold)
+                    >= DUPLICATE_MIN_IMPRESSIONS
+                {
                     return Err(Status::invalid_argument(format!(
                         "{} and {} look like the same finger",
                         finger_name(first.finger),
@@ -259,12 +265,12 @@ impl Shimon {
         Ok(fingers)
     }
 
-    /// Refuses fingers enrolled to anyone but `user_id` (a 1:N search over every enrollment).
+    /// Refuses fingers enrolled to anyone but `user_id` (a 1:N search over every enrollment). A
+    /// new finger counts as someone else's when at least [`DUPLICATE_MIN_IMPRESSIONS`] of its
+    /// impressions each match that person's same stored finger: one chance match in a search over
+    /// many people is likely, two independent ones on the same finger are not.
     fn check_not_enrolled_elsewhere(&self, user_id: &str, fingers: &[NewFinger]) -> Result<(), Status> {
-        let probes: Vec<(u8, Probe)> = fingers
-            .iter()
-            .flat_map(|f| f.templates.iter().map(|t| (f.finger, Probe::new(t))))
-            .collect();
+        let threshold = self.inner.config.duplicate_threshold;
         for entry in self.inner.store.enrollments() {
             let (other_id, record) = entry.map_err(store_status)?;
             if other_id == user_id {
@@ -273,13 +279,19 @@ impl Shimon {
             let Some(other) = self.inner.store.user(&other_id).map_err(store_status)? else {
                 continue;
             };
-            for (_, stored) in self.open_templates(&other, &record)? {
-                for (finger, probe) in &probes {
-                    if probe.score(&stored) >= self.inner.config.duplicate_threshold {
+            let stored = self.open_templates(&other, &record)?;
+            for stored_finger in record.fingers.iter().map(|f| f.finger) {
+                let theirs: Vec<Template> = stored
+                    .iter()
+                    .filter(|(f, _)| *f == stored_finger)
+                    .map(|(_, t)| t.clone())
+                    .collect();
+                for new in fingers {
+                    if impressions_matching(&new.templates, &theirs, threshold) >= DUPLICATE_MIN_IMPRESSIONS {
                         tracing::warn!(user = %user_id, "enrollment refused: a finger is enrolled to another user");
                         return Err(Status::already_exists(format!(
                             "{} is already enrolled to another user",
-                            finger_name(*finger)
+                            finger_name(new.finger)
                         )));
                     }
                 }
@@ -404,14 +416,14 @@ impl Shimon {
     }
 }
 
-/// The highest score of any template of `a` against any of `b`.
-fn best_score(a: &[Template], b: &[Template]) -> f32 {
-    a.iter()
-        .flat_map(|x| {
-            let probe = Probe::new(x);
-            b.iter().map(move |y| probe.score(y))
+/// How many templates of `new` score at least `threshold` against one of `stored`.
+fn impressions_matching(new: &[Template], stored: &[Template], threshold: f32) -> usize {
+    new.iter()
+        .filter(|t| {
+            let probe = Probe::new(t);
+            stored.iter().any(|s| probe.score(s) >= threshold)
         })
-        .fold(0.0f32, f32::max)
+        .count()
 }
 
 fn enrolled_fingers(record: &EnrollmentRecord) -> Vec<EnrolledFinger> {
