@@ -29,8 +29,8 @@ pub enum ImageRejection {
     NoFingerprint(String),
 }
 
-/// Decodes `data` (scanned at `dpi`) and extracts its template.
-pub fn template_of(data: &[u8], dpi: u32) -> Result<Template, ImageRejection> {
+/// The checks that need no decoding: size and resolution.
+pub fn check_envelope(data: &[u8], dpi: u32) -> Result<(), ImageRejection> {
     if data.is_empty() {
         return Err(ImageRejection::Empty);
     }
@@ -40,6 +40,12 @@ pub fn template_of(data: &[u8], dpi: u32) -> Result<Template, ImageRejection> {
     if !DPI_RANGE.contains(&dpi) {
         return Err(ImageRejection::Resolution(dpi));
     }
+    Ok(())
+}
+
+/// Decodes `data` (scanned at `dpi`) and extracts its template.
+pub fn template_of(data: &[u8], dpi: u32) -> Result<Template, ImageRejection> {
+    check_envelope(data, dpi)?;
     let format = image::guess_format(data).map_err(|e| ImageRejection::Undecodable(e.to_string()))?;
     if !matches!(
         format,

@@ -4,7 +4,7 @@
 
 use crate::config::Config;
 use crate::crypto::{self, DataKey, MasterKey, SigningKey, TemplateBinding};
-use crate::images::template_of;
+use crate::images::{check_envelope, template_of};
 use crate::store::{ClientKind, ClientRecord, EnrollmentRecord, FingerRecord, Store, StoreError, UserRecord};
 use ring::rand::{SecureRandom, SystemRandom};
 use shimon_matcher::{Probe, Template};
@@ -365,11 +365,12 @@ impl Shimon {
             Ok(Purpose::Unspecified) | Err(_) => return Err(Status::invalid_argument("a purpose of use is needed")),
             Ok(p) => p,
         };
-        let user = self.user(&request.user_id)?;
         let image = request
             .image
             .as_ref()
             .ok_or_else(|| Status::invalid_argument("an image is needed"))?;
+        check_envelope(&image.data, image.dpi).map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let user = self.user(&request.user_id)?;
         let record = self
             .inner
             .store
