@@ -38,6 +38,9 @@ pub struct Shimon {
 }
 
 struct Inner {
+    /// Held from the duplicate search to the store write of an enrollment: two stations enrolling
+    /// the same finger to two people at once must not both pass the search.
+    enrolling: std::sync::Mutex<()>,
     store: Store,
     master: MasterKey,
     signer: SigningKey,
@@ -110,6 +113,7 @@ impl Shimon {
             .map_err(|_| anyhow::anyhow!("the signing key does not open with this master key"))?;
         Ok(Self {
             inner: Arc::new(Inner {
+                enrolling: std::sync::Mutex::new(()),
                 store,
                 master,
                 signer,
@@ -304,6 +308,7 @@ impl Shimon {
     fn enroll_blocking(&self, request: EnrollRequest, replace: bool) -> Result<EnrollResponse, Status> {
         let user = self.user(&request.user_id)?;
         let old = self.inner.store.enrollment(&user.user_id).map_err(store_status)?;
+        // The store write below fails if the record changed meanwhile.
         let old_version = old.as_ref().map_or(0, |r| r.record_version);
         if !replace && old.as_ref().is_some_and(|r| !r.fingers.is_empty()) {
             return Err(Status::failed_precondition(format!(
@@ -311,7 +316,9 @@ impl Shimon {
                 user.user_id
             )));
         }
+        // Checking the images needs no lock; the search and the write do.
         let fingers = self.new_fingers(&request)?;
+        let _enrolling = self.inner.enrolling.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         self.check_not_enrolled_elsewhere(&user.user_id, &fingers)?;
         let key = self.data_key(&user)?;
         let record_version = old_version + 1;
