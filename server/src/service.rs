@@ -318,7 +318,11 @@ impl Shimon {
         }
         // Checking the images needs no lock; the search and the write do.
         let fingers = self.new_fingers(&request)?;
-        let _enrolling = self.inner.enrolling.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _enrolling = self
+            .inner
+            .enrolling
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         self.check_not_enrolled_elsewhere(&user.user_id, &fingers)?;
         let key = self.data_key(&user)?;
         let record_version = old_version + 1;

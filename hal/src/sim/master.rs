@@ -6,12 +6,14 @@
 //!    frequencies) and its singular points, cores and deltas, placed where they sit on real fingers;
 //! 3. the orientation field: the zero-pole model of Sherlock and Monro (each core turns the ridge
 //!    direction by half the angle under which it is seen, each delta by minus half), with a
-//!    per-point correction of that angle so that no two fingers bend alike, plus a smooth term that
-//!    makes the outer ridges follow the fingertip; and a ridge period field that varies around
-//!    9 pixels at 500 dpi;
+//!    per-point correction of that angle so that no two fingers bend alike, a smooth term that
+//!    makes the outer ridges follow the fingertip, and smooth random bends of the whole field; and a
+//!    ridge period field that varies around 9 pixels at 500 dpi;
 //! 4. the ridges, grown by filtering random seeds over and over with Gabor filters tuned to the
 //!    local orientation and period. Ridges that meet at different phases end or fork where they
-//!    meet, so minutiae appear where they would on skin, never placed by hand.
+//!    meet. Those minutiae follow from the flow, so two fingers with alike flows share them; short
+//!    ridges inserted at random places (a twist of the ridge phase between two points) add the
+//!    minutiae that skin has for no reason of flow.
 //!
 //! Everything here is at [`MASTER_DPI`]; impressions resample it to the sensor's resolution.
 
@@ -33,6 +35,16 @@ pub const RIDGE_PERIOD_RANGE_PX: (f32, f32) = (6.5, 12.5);
 /// Seed spots per 10,000 square pixels (at [`MASTER_DPI`]) from which ridges grow: where the
 /// patterns of two seeds meet, ridges end or fork, so fewer seeds make fewer minutiae.
 pub const SEED_SPOTS_PER_10K_PX2: f32 = 0.6;
+/// Size of the smooth bends of the orientation field that make fingers of one class differ,
+/// pixels at [`MASTER_DPI`].
+const WANDER_SCALE_PX: f32 = 90.0;
+/// Range of the strength of those bends, radians.
+const WANDER_RAD: (f64, f64) = (0.15, 0.35);
+/// Ridges inserted at random per 10,000 square pixels, each adding two minutiae that the flow did
+/// not force.
+const INSERTED_RIDGES_PER_10K_PX2: f32 = 0.5;
+/// Range of the length of an inserted ridge, pixels at [`MASTER_DPI`].
+const INSERTED_RIDGE_LENGTH_PX: (f64, f64) = (12.0, 45.0);
 /// Most passes of coarse growth (the pad is normally covered well before).
 const MAX_GROWTH_PASSES: usize = 80;
 /// Coarse passes after the pad is covered.
@@ -180,6 +192,10 @@ struct FlowModel {
     mean_period_px: f32,
     period_noise: FractalNoise,
     period_noise_px: f32,
+    /// A smooth bend of the whole field, different on every finger, so that two fingers of one
+    /// class and with alike singular points still run their ridges differently between them.
+    wander: FractalNoise,
+    wander_rad: f32,
 }
 
 impl FlowModel {
@@ -206,7 +222,7 @@ impl FlowModel {
             let vertical = (-((y - self.arch_bump_y) / (0.9 * self.pad.half_height_px)).powi(2)).exp();
             slope += self.arch_bump_px * vertical * du / w * (-0.5 * du * du).exp();
         }
-        theta + slope.atan()
+        theta + slope.atan() + self.wander_rad * self.wander.at(x, y)
     }
 
     /// Ridge period at `(x, y)`, pixels.
@@ -238,6 +254,8 @@ impl MasterPrint {
             .map(|s| s.y)
             .fold(f32::INFINITY, f32::min);
         let reference_y = if core_y.is_finite() { core_y } else { pad.cy };
+        // Its own stream, so that adding it left the finger's other draws as they were.
+        let mut wander_rng = Rng::stream(seed, "orientation-wander");
         let flow = FlowModel {
             theta0: rng.normal_clamped(0.0, 0.05, -0.12, 0.12) as f32,
             singularities: singularities.clone(),
@@ -255,8 +273,10 @@ impl MasterPrint {
             mean_period_px,
             period_noise: FractalNoise::new(&mut rng, w, h, 150.0, 2),
             period_noise_px: rng.range(0.4, 0.9) as f32,
+            wander: FractalNoise::new(&mut wander_rng, w, h, WANDER_SCALE_PX, 2),
+            wander_rad: wander_rng.range(WANDER_RAD.0, WANDER_RAD.1) as f32,
         };
-        let ridges = grow_ridges(&mut rng, &flow);
+        let ridges = grow_ridges(&mut rng, &mut Rng::stream(seed, "ridge-defects"), &flow);
         MasterPrint {
             class,
             singularities,
@@ -452,7 +472,7 @@ impl Grid {
 /// radius a pass and untouched pixels stay blank until a growing pattern reaches them. Where
 /// patterns from two seeds meet out of phase, ridges end or fork. The grown pattern is then brought
 /// to the master's resolution and filtered a few more times there to smooth the ridges.
-fn grow_ridges(rng: &mut Rng, flow: &FlowModel) -> Field {
+fn grow_ridges(rng: &mut Rng, defects_rng: &mut Rng, flow: &FlowModel) -> Field {
     let coarse = Grid::new(flow, GaborBank::new(COARSE_GABOR_RADIUS_PX, 0.5));
     let (cw, ch) = (coarse.width, coarse.height);
     let mut img = Field::filled(cw, ch, 0.0);
@@ -489,6 +509,40 @@ fn grow_ridges(rng: &mut Rng, flow: &FlowModel) -> Field {
     for &i in &fine.active {
         let (x, y) = ((i % w) as f32, (i / w) as f32);
         full.data[i] = img.sample((x + 0.5) * 0.5 - 0.5, (y + 0.5) * 0.5 - 0.5, 0.0);
+    }
+    // Minutiae that the flow does not force: pairs of them (a short inserted ridge, ending at one
+    // end and forking at the other) at random places, made by twisting the ridge phase by the
+    // angle seen from one end minus the angle seen from the other, which leaves the pattern
+    // untouched far from the pair. The quadrature of the pattern comes from its slope across the
+    // ridges. The fine passes below smooth the twisted ridges.
+    let pairs = (fine.active.len() as f32 / 10_000.0 * INSERTED_RIDGES_PER_10K_PX2).round() as usize;
+    let source = full.clone();
+    for _ in 0..pairs {
+        let i = fine.active[(defects_rng.unit() * fine.active.len() as f64) as usize % fine.active.len()];
+        let (cx, cy) = ((i % w) as f32, (i / w) as f32);
+        let along = flow.orientation(cx, cy);
+        let half = 0.5 * defects_rng.range(INSERTED_RIDGE_LENGTH_PX.0, INSERTED_RIDGE_LENGTH_PX.1) as f32;
+        let (ax, ay) = (cx - half * along.cos(), cy - half * along.sin());
+        let (bx, by) = (cx + half * along.cos(), cy + half * along.sin());
+        let reach = 4.0 * half;
+        let (x0, x1) = ((cx - reach).max(1.0) as usize, ((cx + reach) as usize).min(w - 2));
+        let (y0, y1) = ((cy - reach).max(1.0) as usize, ((cy + reach) as usize).min(h - 2));
+        for y in y0..=y1 {
+            for x in x0..=x1 {
+                let j = y * w + x;
+                let (fx, fy) = (x as f32, y as f32);
+                let twist = (fy - ay).atan2(fx - ax) - (fy - by).atan2(fx - bx);
+                // Wrapped to (-pi, pi]: zero far from the pair, a full turn around either end.
+                let twist = (twist + PI).rem_euclid(TAU) - PI;
+                let theta = flow.orientation(fx, fy);
+                let (nx, ny) = (-theta.sin(), theta.cos());
+                let slope = 0.5 * (source.sample(fx + nx, fy + ny, 0.0) - source.sample(fx - nx, fy - ny, 0.0));
+                let quadrature = -slope * flow.period(fx, fy) / TAU;
+                let fade = 1.0 - smoothstep(((fx - cx).hypot(fy - cy) - 0.6 * reach) / (0.4 * reach));
+                let (s, c) = (twist * fade).sin_cos();
+                full.data[j] = (source.data[j] * c - quadrature * s).clamp(-1.0, 1.0);
+            }
+        }
     }
     let mut next = Field::filled(w, h, 0.0);
     for pass in 0..=FINE_PASSES {
