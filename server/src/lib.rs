@@ -9,12 +9,14 @@
 //! - [`store`]: the sled store.
 //! - [`images`]: received images to templates, with clear refusals.
 //! - [`service`]: the gRPC services.
-//! - [`server`]: TLS, health, reflection, and serving until shutdown.
+//! - [`server`]: TLS, health, reflection, and serving until shutdown; [`oversized`]: the status
+//!   of a request over the size limit.
 
 pub mod config;
 pub mod crypto;
 pub mod images;
 pub mod init;
+pub mod oversized;
 pub mod pki;
 pub mod server;
 pub mod service;

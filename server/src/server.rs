@@ -45,6 +45,9 @@ pub async fn serve(
     tracing::info!(%address, store = %config.store.display(), "serving");
     Server::builder()
         .tls_config(tls)?
+        .layer(tower::util::MapResponseLayer::new(
+            crate::oversized::as_invalid_argument,
+        ))
         .add_service(health)
         .add_service(reflection)
         .add_service(EnrollmentServer::new(shimon.clone()).max_decoding_message_size(MAX_ENROLL_REQUEST_BYTES))
