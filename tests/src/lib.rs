@@ -67,11 +67,25 @@ impl Deployment {
 
     /// Starts the server on a free port and waits until it listens.
     pub fn start(&self) -> Server {
-        let mut child = Command::new(server_binary())
+        self.start_with(Command::new(server_binary()).stderr(Stdio::null()), &[])
+    }
+
+    /// Starts the server as [`Deployment::start`] does, logging JSON lines at debug level (its
+    /// own and its libraries') to `log`.
+    pub fn start_logging_to(&self, log: &Path) -> Server {
+        let file = std::fs::File::create(log).expect("a log file");
+        self.start_with(
+            Command::new(server_binary()).env("RUST_LOG", "debug").stderr(file),
+            &["--log-json"],
+        )
+    }
+
+    fn start_with(&self, command: &mut Command, extra_args: &[&str]) -> Server {
+        let mut child = command
             .args(["run", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(&self.data)
+            .args(extra_args)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
             .spawn()
             .expect("shimon-server run starts");
         let stdout = child.stdout.take().expect("stdout is piped");

@@ -491,3 +491,52 @@ async fn health_and_reflection_are_served() {
         assert!(names.iter().any(|n| n == expected), "{expected} missing from {names:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_is_json_and_holds_no_image_template_or_key() {
+    let deployment = Deployment::new();
+    let log = deployment.dir.path().join("server.log");
+    let server = deployment.start_logging_to(&log);
+    enroll(&station(&deployment, &server).await, "alice", 101)
+        .await
+        .unwrap();
+    let agent = agent(&deployment, &server).await;
+    assert!(agent
+        .verify("alice", Purpose::Email, &good_capture(101, Finger::RightIndex, 9))
+        .await
+        .unwrap()
+        .is_match());
+    let refused = agent
+        .verify("alice", Purpose::Email, &good_capture(202, Finger::RightIndex, 9))
+        .await
+        .unwrap();
+    assert!(!refused.is_match());
+    server.kill();
+
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.len() >= 4, "the server logged its work: {text}");
+    for line in &lines {
+        let entry: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(entry.get("level").is_some() && entry.get("fields").is_some(), "{line}");
+    }
+    assert!(
+        text.contains("\"fingers enrolled\"") && text.contains("\"verify\""),
+        "{text}"
+    );
+    let master = std::fs::read(deployment.data.join("master.key")).unwrap();
+    let mut secrets: Vec<String> = vec![hex::encode(&master), "SHMT".into(), "IHDR".into(), "PNG".into()];
+    for pem in [
+        "tls/server.key",
+        "tls/ca.key",
+        "clients/station.key",
+        "clients/terminal.key",
+    ] {
+        let body = std::fs::read_to_string(deployment.data.join(pem)).unwrap();
+        secrets.extend(body.lines().filter(|l| !l.starts_with("-----")).map(str::to_owned));
+    }
+    for secret in secrets {
+        assert!(!text.contains(&secret), "the log holds {secret}");
+    }
+    assert!(!text.as_bytes().windows(master.len()).any(|w| w == master.as_slice()));
+}
