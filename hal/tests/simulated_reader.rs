@@ -295,3 +295,29 @@ fn fingers_of_one_pattern_class_do_not_match_each_other() {
         same_class.len()
     );
 }
+
+/// `Behaviour::PoorQuality` is what an enrollment station must refuse: the engine rates nearly
+/// every such capture below 40, the station's default minimum (a third rated 88 to 100 while
+/// poor captures kept the sensor's full contrast).
+#[test]
+fn poor_quality_captures_are_rated_poor() {
+    let mut qualities = Vec::new();
+    for seed in 1..=20u64 {
+        let mut reader = SimulatedReader::new(finger_seed(7, seed as u32));
+        reader.set_behaviour(Behaviour::PoorQuality);
+        for _ in 0..2 {
+            let image = capture(&mut reader).unwrap();
+            let quality = FingerprintImage::new(image.width, image.height, image.dpi, image.pixels)
+                .ok()
+                .and_then(|fp| extract(&fp).ok())
+                .map_or(0, |t| t.quality);
+            qualities.push(quality);
+        }
+    }
+    let rated_poor = qualities.iter().filter(|&&q| q < 40).count();
+    assert!(
+        rated_poor * 10 >= qualities.len() * 9,
+        "only {rated_poor} of {} poor captures rated below 40: {qualities:?}",
+        qualities.len()
+    );
+}

@@ -131,9 +131,10 @@ impl Draw {
             transition_px: rng.range(90.0, 160.0) as f32,
             background: look.background,
             valley_shade: look.valley_shade,
-            contrast: look.contrast,
+            // A poor capture is also a faint one: a light, smeared touch darkens the glass little.
+            contrast: if poor { 0.35 * look.contrast } else { look.contrast },
             noise_sd: if poor {
-                rng.range(10.0, 18.0) as f32
+                rng.range(12.0, 20.0) as f32
             } else {
                 look.noise_sd
             },
