@@ -7,7 +7,6 @@
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use ring::rand::{SecureRandom, SystemRandom};
 use ring::signature::{Ed25519KeyPair, KeyPair};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
@@ -53,17 +52,10 @@ impl MasterKey {
     /// (never overwriting an existing file), written through to disk.
     pub fn create_file(path: &Path) -> Result<Self, CryptoError> {
         let key = random_key()?;
-        let fail = |source| CryptoError::WriteKey {
+        crate::files::write_new(path, key.as_ref(), true).map_err(|source| CryptoError::WriteKey {
             path: path.to_owned(),
             source,
-        };
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(path).map_err(fail)?;
-        file.write_all(key.as_ref()).map_err(fail)?;
-        file.sync_all().map_err(fail)?;
+        })?;
         Ok(Self(key))
     }
 

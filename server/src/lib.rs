@@ -4,7 +4,7 @@
 //!
 //! - [`config`]: the TOML configuration.
 //! - [`init`]: a new deployment (keys, development certificates, first clients).
-//! - [`pki`]: development certificates.
+//! - [`pki`]: development certificates; [`files`]: writing the deployment's files.
 //! - [`crypto`]: master key, per-user data keys, sealed templates, the signing key.
 //! - [`store`]: the sled store.
 //! - [`images`]: received images to templates, with clear refusals.
@@ -14,6 +14,7 @@
 
 pub mod config;
 pub mod crypto;
+pub mod files;
 pub mod images;
 pub mod init;
 pub mod oversized;

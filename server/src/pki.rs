@@ -7,7 +7,6 @@ use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose, SanType,
 };
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// What can go wrong making certificates.
@@ -131,20 +130,12 @@ impl Authority {
     }
 }
 
-/// Writes `contents` to a new file at `path` (never overwriting one), readable only by its owner
-/// when `private`, and flushed to disk.
+/// Writes `contents` to a new file at `path` (see [`crate::files::write_new`]).
 pub fn write_new(path: &Path, contents: &[u8], private: bool) -> Result<(), PkiError> {
-    let fail = |source| PkiError::Write {
+    crate::files::write_new(path, contents, private).map_err(|source| PkiError::Write {
         path: path.to_owned(),
         source,
-    };
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, if private { 0o600 } else { 0o644 });
-    let mut file = options.open(path).map_err(fail)?;
-    file.write_all(contents).map_err(fail)?;
-    file.sync_all().map_err(fail)
+    })
 }
 
 impl Pair {

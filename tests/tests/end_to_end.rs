@@ -305,24 +305,18 @@ async fn bad_requests_get_a_clear_invalid_argument() {
         })
         .await
         .unwrap();
-    let good: Vec<Image> = (1..=3)
-        .map(|k| {
-            let image = capture(101, Finger::RightIndex, k);
-            Image {
-                data: image.to_png().unwrap(),
-                dpi: image.dpi,
-            }
-        })
-        .collect();
-    let other: Vec<Image> = (1..=3)
-        .map(|k| {
-            let image = capture(101, Finger::LeftIndex, k);
-            Image {
-                data: image.to_png().unwrap(),
-                dpi: image.dpi,
-            }
-        })
-        .collect();
+    let impressions = |finger| -> Vec<Image> {
+        (1..=3)
+            .map(|k| {
+                let image = capture(101, finger, k);
+                Image {
+                    data: image.to_png().unwrap(),
+                    dpi: image.dpi,
+                }
+            })
+            .collect()
+    };
+    let (good, other) = (impressions(Finger::RightIndex), impressions(Finger::LeftIndex));
     let request = |fingers: Vec<(i32, Vec<Image>)>| EnrollRequest {
         user_id: "alice".into(),
         fingers: fingers
