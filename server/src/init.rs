@@ -72,6 +72,72 @@ pub fn add_client(
     Ok(config)
 }
 
+/// What `add-client` adds.
+#[derive(Debug, Clone)]
+pub struct NewClient {
+    /// The deployment's data directory (made by [`init`]).
+    pub data_dir: PathBuf,
+    /// The client's name: 1 to 64 lowercase letters, digits, '-' or '_'.
+    pub name: String,
+    /// Station or terminal.
+    pub kind: ClientKind,
+    /// The department it serves.
+    pub department: String,
+    /// The name in the server's certificate that the client connects to.
+    pub server_name: String,
+}
+
+/// Issues a certificate for one more station or terminal of a deployment, registers it, and
+/// writes its client configuration to `DATA_DIR/clients/NAME.toml`. The store must not be in use:
+/// stop the server first.
+pub fn add_new_client(new: &NewClient) -> anyhow::Result<PathBuf> {
+    let valid = !new.name.is_empty()
+        && new.name.len() <= 64
+        && new
+            .name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if !valid {
+        bail!(
+            "a client name is 1 to 64 lowercase letters, digits, '-' or '_', not {:?}",
+            new.name
+        );
+    }
+    if new.department.trim().is_empty() {
+        bail!("a client needs a department");
+    }
+    let config = Config::load(&new.data_dir.join("server.toml"))?;
+    let store = Store::open(&config.store).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot open the store {} ({e}); if the server is running, stop it first",
+            config.store.display()
+        )
+    })?;
+    if store.clients()?.iter().any(|c| c.name == new.name) {
+        bail!("a client named {} is registered already", new.name);
+    }
+    let tls_dir = new.data_dir.join("tls");
+    let authority = Authority::load(&tls_dir.join("ca.pem"), &tls_dir.join("ca.key"))?;
+    let client = ClientRecord {
+        name: new.name.clone(),
+        kind: new.kind,
+        department: new.department.clone(),
+        registered_at_unix_s: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64),
+    };
+    let server = format!("https://{}:{}", new.server_name, config.listen.port());
+    add_client(
+        &store,
+        &authority,
+        &new.data_dir.join("clients"),
+        &client,
+        &server,
+        &new.server_name,
+        &config.tls.ca,
+    )
+}
+
 /// Makes a new deployment.
 pub fn init(options: &InitOptions) -> anyhow::Result<Deployment> {
     let dir = &options.data_dir;

@@ -3,7 +3,8 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use shimon_server::config::Config;
-use shimon_server::init::{init, InitOptions};
+use shimon_server::init::{add_new_client, init, InitOptions, NewClient};
+use shimon_server::store::ClientKind;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -37,6 +38,26 @@ enum Command {
         #[arg(long, default_value = "general-affairs")]
         department: String,
     },
+    /// Issue a certificate for one more station or terminal, register it, and write its client
+    /// configuration to DATA_DIR/clients/NAME.toml (stop the server first: the store is locked
+    /// while it runs).
+    AddClient {
+        /// The data directory made by `init`.
+        #[arg(long, env = "SHIMON_DATA_DIR")]
+        data_dir: PathBuf,
+        /// The client's name (lowercase letters, digits, '-', '_'), shown in logs and assertions.
+        #[arg(long)]
+        name: String,
+        /// What it is.
+        #[arg(long, value_enum)]
+        kind: Kind,
+        /// The department it serves.
+        #[arg(long)]
+        department: String,
+        /// The name in the server's certificate that the client connects to.
+        #[arg(long, default_value = "localhost")]
+        server_name: String,
+    },
     /// Serve a deployment.
     Run {
         /// The configuration file (default: DATA_DIR/server.toml).
@@ -52,6 +73,15 @@ enum Command {
         #[arg(long, env = "SHIMON_LOG_JSON")]
         log_json: bool,
     },
+}
+
+/// A kind of client.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Kind {
+    /// A registration officers' enrollment station.
+    Station,
+    /// A terminal's login agent.
+    Terminal,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -74,6 +104,26 @@ fn main() -> anyhow::Result<()> {
                 "terminal client configuration: {}",
                 deployment.terminal_config.display()
             );
+            Ok(())
+        }
+        Command::AddClient {
+            data_dir,
+            name,
+            kind,
+            department,
+            server_name,
+        } => {
+            let config = add_new_client(&NewClient {
+                data_dir,
+                name,
+                kind: match kind {
+                    Kind::Station => ClientKind::Station,
+                    Kind::Terminal => ClientKind::Terminal,
+                },
+                department,
+                server_name,
+            })?;
+            println!("client configuration: {}", config.display());
             Ok(())
         }
         Command::Run {

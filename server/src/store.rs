@@ -215,6 +215,11 @@ impl Store {
             .transpose()
     }
 
+    /// Every registered client.
+    pub fn clients(&self) -> Result<Vec<ClientRecord>, StoreError> {
+        self.clients.iter().map(|entry| decode("client", &entry?.1)).collect()
+    }
+
     /// A metadata value.
     pub fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.meta.get(key.as_bytes())?.map(|v| v.to_vec()))

@@ -534,3 +534,52 @@ async fn the_log_is_json_and_holds_no_image_template_or_key() {
     }
     assert!(!text.as_bytes().windows(master.len()).any(|w| w == master.as_slice()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminal_added_after_init_is_served() {
+    let deployment = Deployment::new();
+    let add = |name: &str| {
+        std::process::Command::new(shimon_e2e::server_binary())
+            .args([
+                "add-client",
+                "--kind",
+                "terminal",
+                "--department",
+                "sales",
+                "--name",
+                name,
+                "--data-dir",
+            ])
+            .arg(&deployment.data)
+            .output()
+            .unwrap()
+    };
+    let added = add("terminal-2");
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    let again = add("terminal-2");
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("registered already"));
+    let bad = add("Terminal 3");
+    assert!(!bad.status.success());
+
+    let server = deployment.start();
+    let busy = add("terminal-3");
+    assert!(!busy.status.success(), "the store is locked while the server runs");
+    assert!(String::from_utf8_lossy(&busy.stderr).contains("stop it first"));
+
+    let config = ClientConfig {
+        cert: deployment.data.join("clients/terminal-2.pem"),
+        key: deployment.data.join("clients/terminal-2.key"),
+        ..deployment.client("terminal", &server)
+    };
+    let agent = Agent::connect(&config).await.unwrap();
+    let unknown = agent
+        .verify("nobody", Purpose::Email, &capture(101, Finger::RightIndex, 9))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        rpc_code(&unknown),
+        Some(tonic::Code::NotFound),
+        "served as a terminal: {unknown}"
+    );
+}
