@@ -19,7 +19,7 @@ fn read(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
-/// Runs the server until `shutdown` completes. `ready` is called with the bound address.
+/// Serves on `listener` until `shutdown` completes, then flushes the store.
 pub async fn serve(
     config: Config,
     listener: tokio::net::TcpListener,

@@ -11,7 +11,7 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How long the server may take to start listening.
 pub const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -97,13 +97,11 @@ impl Deployment {
                 }
             }
         });
-        let started = Instant::now();
         let address = rx.recv_timeout(START_TIMEOUT).unwrap_or_else(|_| {
             let _ = child.kill();
             panic!("the server did not start within {START_TIMEOUT:?}")
         });
         let address: SocketAddr = address.parse().expect("the server prints its address");
-        let _ = started;
         Server { child, address }
     }
 
