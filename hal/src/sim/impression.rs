@@ -557,6 +557,9 @@ struct Creases {
     /// Centre x and y, unit direction x and y, half length, half width (pixels at
     /// [`MASTER_DPI`]), curvature (per pixel) and depth (0 to 1).
     lines: Vec<[f32; 8]>,
+    /// Per line, how it departs from a smooth arc: wander of its centre line (amplitude, px;
+    /// wavelength, px; phase) and swell of its width (wavelength, px; phase).
+    shapes: Vec<[f32; 5]>,
 }
 
 impl Creases {
@@ -584,25 +587,43 @@ impl Creases {
                     rng.range(0.8, 1.0) as f32,
                 ]
             })
+            .collect::<Vec<_>>();
+        // Drawn from a stream of their own, so that the creases stay where they were.
+        let mut shape_rng = Rng::stream(finger_seed, "crease-shapes");
+        let shapes = lines
+            .iter()
+            .map(|_| {
+                [
+                    shape_rng.range(0.8, 3.0) as f32,
+                    shape_rng.range(12.0, 40.0) as f32,
+                    shape_rng.range(0.0, std::f64::consts::TAU) as f32,
+                    shape_rng.range(6.0, 18.0) as f32,
+                    shape_rng.range(0.0, std::f64::consts::TAU) as f32,
+                ]
+            })
             .collect();
-        Creases { lines }
+        Creases { lines, shapes }
     }
 
     /// How much of the ridge is missing at a skin point, 0 to 1.
     fn at(&self, x: f32, y: f32) -> f32 {
         let mut gone = 0.0f32;
-        for &[cx, cy, ux, uy, half_len, half_width, curve, depth] in &self.lines {
+        for (&[cx, cy, ux, uy, half_len, half_width, curve, depth], &[amp, wave, phase, swell, swell_phase]) in
+            self.lines.iter().zip(&self.shapes)
+        {
             let (dx, dy) = (x - cx, y - cy);
             let along = dx * ux + dy * uy;
             if along.abs() > half_len {
                 continue;
             }
-            let across = -dx * uy + dy * ux - curve * along * along;
-            if across.abs() > 4.0 * half_width {
+            // Skin folds are not drawn with a ruler: the line wanders and swells along its length.
+            let across = -dx * uy + dy * ux - curve * along * along - amp * (along / wave + phase).sin();
+            let width = half_width * (1.0 + 0.45 * (along / swell + swell_phase).sin());
+            if across.abs() > 4.0 * width {
                 continue;
             }
             let taper = smoothstep((half_len - along.abs()) / 20.0);
-            gone = gone.max(depth * taper * (-(across / half_width).powi(2)).exp());
+            gone = gone.max(depth * taper * (-(across / width).powi(2)).exp());
         }
         gone
     }
@@ -652,4 +673,42 @@ fn distortion_weight(d: &Draw, x: f32, y: f32) -> f32 {
     let r = ((x - d.contact_cx).powi(2) + (y - d.contact_cy).powi(2)).sqrt();
     let t = ((r - d.close_contact_radius_px) / d.transition_px).clamp(0.0, 1.0);
     0.5 - 0.5 * (PI * t).cos()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Where across a crease, at `along` from its centre, the ridge is most gone (scanning ±12 px).
+    fn centre_offset(creases: &Creases, line: usize, along: f32) -> f32 {
+        let [cx, cy, ux, uy, ..] = creases.lines[line];
+        (-240..=240)
+            .map(|k| k as f32 * 0.05)
+            .max_by(|&a, &b| {
+                let gone = |across: f32| creases.at(cx + along * ux - across * uy, cy + along * uy + across * ux);
+                gone(a).total_cmp(&gone(b))
+            })
+            .unwrap_or(0.0)
+    }
+
+    #[test]
+    fn creases_wander_rather_than_follow_a_ruler() {
+        let master = MasterPrint::generate(3);
+        let creases = Creases::new(3, &master);
+        for line in 0..creases.lines.len() {
+            let [.., half_len, _, curve, _] = creases.lines[line];
+            // Offsets from the smooth arc the line would follow without its wander.
+            let steps = 9;
+            let departures: Vec<f32> = (0..steps)
+                .map(|k| -0.8 * half_len + 1.6 * half_len * k as f32 / (steps - 1) as f32)
+                .map(|along| centre_offset(&creases, line, along) - curve * along * along)
+                .collect();
+            let spread = departures.iter().cloned().fold(f32::MIN, f32::max)
+                - departures.iter().cloned().fold(f32::MAX, f32::min);
+            assert!(
+                spread >= 0.5,
+                "crease {line} runs within {spread} px of a smooth arc: {departures:?}"
+            );
+        }
+    }
 }
