@@ -287,10 +287,20 @@ mod tests {
                 _ => None,
             })
             .collect();
-        assert!(!rejected.is_empty(), "the poor captures were all accepted: {events:?}");
-        assert!(
-            rejected.len() <= 2,
-            "only the two poor captures can be rejected: {events:?}"
+        // The two poor captures come first and are both refused; a normal capture may be refused
+        // too now and then (an impression can be poor without being asked to be).
+        let first_two: Vec<bool> = events
+            .iter()
+            .filter_map(|e| match e {
+                CaptureEvent::Captured { accepted, .. } => Some(*accepted),
+                _ => None,
+            })
+            .take(2)
+            .collect();
+        assert_eq!(
+            first_two,
+            [false, false],
+            "the poor captures were not both refused: {events:?}"
         );
         assert!(rejected.iter().all(|&(_, q)| q < DEFAULT_MIN_QUALITY), "{rejected:?}");
         for (i, k) in kept.iter().enumerate() {
