@@ -161,9 +161,10 @@ fn main() -> anyhow::Result<()> {
                 let listener = tokio::net::TcpListener::bind(config.listen)
                     .await
                     .with_context(|| format!("cannot listen on {}", config.listen))?;
-                // Tests and scripts that ask for port 0 read the address from here.
-                println!("listening on {}", listener.local_addr()?);
-                shimon_server::server::serve(config, listener, shutdown_signal()).await
+                // Tests and scripts wait for this line, which comes only once the store is open,
+                // and read the address from it (port 0 asks for any free port).
+                let ready = |address| println!("listening on {address}");
+                shimon_server::server::serve(config, listener, ready, shutdown_signal()).await
             })
         }
     }

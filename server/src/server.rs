@@ -19,10 +19,13 @@ fn read(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
-/// Serves on `listener` until `shutdown` completes, then flushes the store.
+/// Serves on `listener` until `shutdown` completes, then flushes the store. `ready` is called with
+/// the address once the keys and the store are open and the services are built, just before the
+/// first connection is accepted.
 pub async fn serve(
     config: Config,
     listener: tokio::net::TcpListener,
+    ready: impl FnOnce(std::net::SocketAddr),
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let master = MasterKey::load(&config.master_key)?;
@@ -43,6 +46,7 @@ pub async fn serve(
 
     let address = listener.local_addr()?;
     tracing::info!(%address, store = %config.store.display(), "serving");
+    ready(address);
     Server::builder()
         .tls_config(tls)?
         .layer(tower::util::MapResponseLayer::new(
