@@ -197,7 +197,7 @@ impl SensorLook {
                 background: rng.range(180.0, 232.0) as f32,
                 valley_shade: rng.range(4.0, 26.0) as f32,
                 contrast: rng.range(145.0, 200.0) as f32,
-                noise_sd: rng.range(3.0, 7.5) as f32,
+                noise_sd: rng.range(2.0, 5.5) as f32,
                 frame_shade: rng.range(10.0, 50.0) as f32,
                 column_stripes: 0.0,
             }
@@ -207,7 +207,7 @@ impl SensorLook {
                 background: rng.range(150.0, 185.0) as f32,
                 valley_shade: rng.range(4.0, 16.0) as f32,
                 contrast: rng.range(105.0, 140.0) as f32,
-                noise_sd: rng.range(3.5, 8.0) as f32,
+                noise_sd: rng.range(2.5, 6.0) as f32,
                 frame_shade: rng.range(0.0, 25.0) as f32,
                 column_stripes: 0.0,
             }
