@@ -62,6 +62,12 @@ pub struct Config {
     /// How long a signed assertion stays valid, seconds.
     #[serde(default = "default_assertion_lifetime_s")]
     pub assertion_lifetime_s: u32,
+    /// How long an officer's or administrator's session at a station lasts, seconds.
+    #[serde(default = "default_session_lifetime_s")]
+    pub session_lifetime_s: u32,
+    /// How often the server signs a checkpoint of the audit log when it has grown, seconds.
+    #[serde(default = "default_audit_checkpoint_interval_s")]
+    pub audit_checkpoint_interval_s: u32,
 }
 
 /// 0.006% FMR per template on the FVC databases (shimon-matcher's table). A Verify compares with
@@ -84,6 +90,14 @@ fn default_min_enroll_quality() -> u8 {
 fn default_assertion_lifetime_s() -> u32 {
     300
 }
+/// Fifteen minutes: long enough to enroll a few people, short enough that a station left alone
+/// is not left open for long.
+fn default_session_lifetime_s() -> u32 {
+    900
+}
+fn default_audit_checkpoint_interval_s() -> u32 {
+    300
+}
 
 impl Config {
     /// A configuration with the defaults for everything but the paths and address.
@@ -99,6 +113,8 @@ impl Config {
             consistency_threshold: default_consistency_threshold(),
             min_enroll_quality: default_min_enroll_quality(),
             assertion_lifetime_s: default_assertion_lifetime_s(),
+            session_lifetime_s: default_session_lifetime_s(),
+            audit_checkpoint_interval_s: default_audit_checkpoint_interval_s(),
         }
     }
 
@@ -140,6 +156,16 @@ impl Config {
         if !(10..=86_400).contains(&self.assertion_lifetime_s) {
             return Err(ConfigError::Invalid(
                 "assertion_lifetime_s must be 10 to 86400 seconds".into(),
+            ));
+        }
+        if !(60..=86_400).contains(&self.session_lifetime_s) {
+            return Err(ConfigError::Invalid(
+                "session_lifetime_s must be 60 to 86400 seconds".into(),
+            ));
+        }
+        if !(1..=86_400).contains(&self.audit_checkpoint_interval_s) {
+            return Err(ConfigError::Invalid(
+                "audit_checkpoint_interval_s must be 1 to 86400 seconds".into(),
             ));
         }
         Ok(())

@@ -88,6 +88,39 @@ impl MasterKey {
         Ok(Self(key))
     }
 
+    /// A new random master key, in memory only (see [`MasterKey::overwrite_file`]).
+    pub fn generate() -> Result<Self, CryptoError> {
+        Ok(Self(random_key()?))
+    }
+
+    /// Identifies the key without revealing it: the first 8 bytes of a SHA-256 of it, in hex.
+    pub fn id(&self) -> String {
+        let digest = sha256(&[b"shimon master key id v1\0".as_slice(), self.0.as_ref()].concat());
+        hex::encode(&digest[..8])
+    }
+
+    /// Writes this key over the existing key file at `path`, in place (the same blocks, so the
+    /// old key does not linger in a file the filesystem keeps), through to disk.
+    pub fn overwrite_file(&self, path: &Path) -> Result<(), CryptoError> {
+        use std::io::Write;
+        let fail = |source| CryptoError::WriteKey {
+            path: path.to_owned(),
+            source,
+        };
+        let mut file = std::fs::OpenOptions::new().write(true).open(path).map_err(fail)?;
+        file.write_all(self.0.as_ref()).map_err(fail)?;
+        file.set_len(KEY_LEN as u64).map_err(fail)?;
+        file.sync_all().map_err(fail)
+    }
+
+    /// Writes this key to a new file at `path`, readable by its owner only, through to disk.
+    pub fn write_new_file(&self, path: &Path) -> Result<(), CryptoError> {
+        crate::files::write_new(path, self.0.as_ref(), true).map_err(|source| CryptoError::WriteKey {
+            path: path.to_owned(),
+            source,
+        })
+    }
+
     #[cfg(test)]
     pub fn random_for_tests() -> Self {
         Self(random_key().unwrap())
@@ -210,6 +243,12 @@ impl SigningKey {
     pub fn unwrap(master: &MasterKey, wrapped: &[u8]) -> Result<Self, CryptoError> {
         let document = open(&master.0, SIGNING_KEY_AAD, wrapped)?;
         Self::from_pkcs8(&document)
+    }
+
+    /// The wrapped key of [`SigningKey::generate`], wrapped again under a new master key.
+    pub fn rewrap(old: &MasterKey, new: &MasterKey, wrapped: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        let document = open(&old.0, SIGNING_KEY_AAD, wrapped)?;
+        seal(&new.0, SIGNING_KEY_AAD, &document)
     }
 
     fn from_pkcs8(document: &[u8]) -> Result<Self, CryptoError> {

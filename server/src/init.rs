@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 
 /// Store metadata key of the wrapped assertion signing key.
 pub const SIGNING_KEY_META: &str = "assertion-signing-key";
+/// Metadata key of the signing key's public half, for checking the audit log offline.
+pub const SIGNING_PUBLIC_KEY_META: &str = "assertion-signing-public-key";
 
 /// What `init` makes.
 #[derive(Debug, Clone)]
@@ -175,8 +177,10 @@ pub fn init(options: &InitOptions) -> anyhow::Result<Deployment> {
 
     let store_path = dir.join("store");
     let store = Store::open(&store_path)?;
-    let (_, wrapped) = SigningKey::generate(&master)?;
+    let (signer, wrapped) = SigningKey::generate(&master)?;
     store.meta_set_once(SIGNING_KEY_META, &wrapped)?;
+    store.meta_set_once(SIGNING_PUBLIC_KEY_META, signer.public_key())?;
+    store.meta_set_once(crate::keys::MASTER_KEY_ID_META, master.id().as_bytes())?;
 
     let server = format!("https://{}:{}", names[0], options.listen.port());
     let now = std::time::SystemTime::now()

@@ -1,18 +1,27 @@
 //! The server's embedded store (sled, on disk under the data directory): registered users with
-//! their wrapped data keys, each user's enrollment (sealed templates only), registered clients,
-//! and server metadata such as the wrapped signing key.
+//! their roles, rights, restriction and wrapped data key; each user's enrollment (sealed templates
+//! only) and attempt record; registered clients; incidents; requests for rights; the audit log
+//! with its signed checkpoints; and server metadata such as the wrapped signing key.
 //!
-//! Records are encoded with postcard behind a one-byte record format version. Every write that an
-//! RPC acknowledges is flushed to disk before the store returns, and an enrollment replaces what
-//! was stored for a user in one transaction, so a crash leaves either the old or the new one.
+//! Records are encoded with postcard behind a one-byte record format version. Every change goes
+//! through [`Store::transact`]: one sled transaction over every tree that changes the records and
+//! appends the act's audit entries together, then is flushed to disk before the store returns, so
+//! a crash leaves either all of an act and its entries or none of them.
 
+use crate::attempts::AuthState;
+use crate::audit::{AuditEntry, AuditEvent, Checkpoint};
+use crate::policy::RoleGrant;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
-use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use sled::Transactional;
 use std::path::Path;
 
-/// Version of the encoding of every record, its first byte.
-const RECORD_FORMAT: u8 = 1;
+/// Version of the encoding of every record, its first byte. Version 1 (before roles and the
+/// audit log) is not read: such a store must be created again.
+const RECORD_FORMAT: u8 = 2;
+
+/// Metadata key of the audit log's head: the newest entry's sequence number and hash.
+const AUDIT_HEAD_META: &str = "audit-head";
 
 /// What can go wrong in the store.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +36,17 @@ pub enum StoreError {
     NoSuchUser,
     #[error("the user's enrollment changed meanwhile (expected version {expected}, found {found})")]
     VersionConflict { expected: u64, found: u64 },
+    /// A check inside a transaction refused the change; the message is for the caller.
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// Why a user may not log in: set by the general manager (第4.4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Restriction {
+    pub reason: String,
+    pub by: String,
+    pub at_unix_s: i64,
 }
 
 /// A registered person.
@@ -38,6 +58,56 @@ pub struct UserRecord {
     /// The user's data key, wrapped by the master key (see `crypto`).
     pub wrapped_data_key: Vec<u8>,
     pub registered_at_unix_s: i64,
+    /// The roles of the guideline the person holds (第2).
+    pub roles: Vec<RoleGrant>,
+    /// The purposes of use (their numbers in the API) the user holds a right to (第4.1).
+    pub rights: Vec<u8>,
+    /// Set while the general manager restricts the user.
+    pub restriction: Option<Restriction>,
+}
+
+/// The state of an incident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IncidentState {
+    Open,
+    Acknowledged,
+    Closed,
+}
+
+/// A security incident or failure, reported or raised by the server (第11.1(4), 第12).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentRecord {
+    pub id: u64,
+    /// The kind's number in the API (`IncidentKind`).
+    pub kind: u8,
+    pub state: IncidentState,
+    pub description: String,
+    pub raised_by: String,
+    pub raised_at_unix_s: i64,
+    pub user_id: String,
+    pub notes: Vec<String>,
+}
+
+/// The state of a request for a right.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RequestState {
+    Pending,
+    Granted,
+    Refused,
+}
+
+/// A business owner's request that a user be granted the right to a purpose.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RightsRequestRecord {
+    pub id: u64,
+    pub user_id: String,
+    pub purpose: u8,
+    pub reason: String,
+    pub requested_by: String,
+    pub requested_at_unix_s: i64,
+    pub state: RequestState,
+    pub decided_by: String,
+    pub note: String,
 }
 
 /// One enrolled finger: one sealed template per accepted impression.
@@ -89,6 +159,152 @@ pub struct Store {
     enrollments: sled::Tree,
     clients: sled::Tree,
     meta: sled::Tree,
+    auth: sled::Tree,
+    incidents: sled::Tree,
+    requests: sled::Tree,
+    audit: sled::Tree,
+    checkpoints: sled::Tree,
+}
+
+/// A change in progress (see [`Store::transact`]): reads see the transaction's own writes.
+pub struct Tx<'a> {
+    users: &'a TransactionalTree,
+    enrollments: &'a TransactionalTree,
+    meta: &'a TransactionalTree,
+    auth: &'a TransactionalTree,
+    incidents: &'a TransactionalTree,
+    requests: &'a TransactionalTree,
+    audit: &'a TransactionalTree,
+    /// When the change happens, seconds since the Unix epoch (stamped on audit entries).
+    now_unix_s: i64,
+}
+
+/// The result of one step inside a transaction.
+pub type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
+
+/// Ends a transaction without changing anything, with `error`.
+pub fn abort<T>(error: StoreError) -> TxResult<T> {
+    Err(ConflictableTransactionError::Abort(error))
+}
+
+fn tx_get<T: DeserializeOwned>(tree: &TransactionalTree, what: &str, key: &[u8]) -> TxResult<Option<T>> {
+    match tree.get(key)? {
+        Some(bytes) => decode(what, &bytes)
+            .map(Some)
+            .map_err(ConflictableTransactionError::Abort),
+        None => Ok(None),
+    }
+}
+
+impl Tx<'_> {
+    pub fn now_unix_s(&self) -> i64 {
+        self.now_unix_s
+    }
+
+    pub fn user(&self, user_id: &str) -> TxResult<Option<UserRecord>> {
+        tx_get(self.users, "user", user_id.as_bytes())
+    }
+
+    /// The user, or an abort with [`StoreError::NoSuchUser`].
+    pub fn existing_user(&self, user_id: &str) -> TxResult<UserRecord> {
+        match self.user(user_id)? {
+            Some(user) => Ok(user),
+            None => abort(StoreError::NoSuchUser),
+        }
+    }
+
+    pub fn put_user(&self, user: &UserRecord) -> TxResult<()> {
+        self.users.insert(user.user_id.as_bytes(), encode(user))?;
+        Ok(())
+    }
+
+    pub fn enrollment(&self, user_id: &str) -> TxResult<Option<EnrollmentRecord>> {
+        tx_get(self.enrollments, "enrollment", user_id.as_bytes())
+    }
+
+    pub fn put_enrollment(&self, user_id: &str, record: &EnrollmentRecord) -> TxResult<()> {
+        self.enrollments.insert(user_id.as_bytes(), encode(record))?;
+        Ok(())
+    }
+
+    pub fn auth_state(&self, user_id: &str) -> TxResult<AuthState> {
+        Ok(tx_get(self.auth, "attempts", user_id.as_bytes())?.unwrap_or_default())
+    }
+
+    pub fn put_auth_state(&self, user_id: &str, state: &AuthState) -> TxResult<()> {
+        self.auth.insert(user_id.as_bytes(), encode(state))?;
+        Ok(())
+    }
+
+    /// Removes every record of a user (not their audit entries, which record that it happened).
+    pub fn remove_user(&self, user_id: &str) -> TxResult<()> {
+        self.users.remove(user_id.as_bytes())?;
+        self.enrollments.remove(user_id.as_bytes())?;
+        self.auth.remove(user_id.as_bytes())?;
+        Ok(())
+    }
+
+    /// Rewraps every user's data key (a new master key, see `crypto`).
+    pub fn rewrap_all(
+        &self,
+        user_ids: &[String],
+        rewrap: &dyn Fn(&UserRecord) -> Result<Vec<u8>, StoreError>,
+    ) -> TxResult<()> {
+        for user_id in user_ids {
+            if let Some(mut user) = self.user(user_id)? {
+                user.wrapped_data_key = rewrap(&user).map_err(ConflictableTransactionError::Abort)?;
+                self.put_user(&user)?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn set_meta(&self, key: &str, value: &[u8]) -> TxResult<()> {
+        self.meta.insert(key.as_bytes(), value)?;
+        Ok(())
+    }
+
+    /// Raises a new incident, with its next id.
+    pub fn new_incident(&self, mut incident: IncidentRecord) -> TxResult<IncidentRecord> {
+        incident.id = self.incidents.generate_id()? + 1;
+        self.put_incident(&incident)?;
+        Ok(incident)
+    }
+
+    pub fn incident(&self, id: u64) -> TxResult<Option<IncidentRecord>> {
+        tx_get(self.incidents, "incident", &id.to_be_bytes())
+    }
+
+    pub fn put_incident(&self, incident: &IncidentRecord) -> TxResult<()> {
+        self.incidents.insert(&incident.id.to_be_bytes(), encode(incident))?;
+        Ok(())
+    }
+
+    pub fn new_request(&self, mut request: RightsRequestRecord) -> TxResult<RightsRequestRecord> {
+        request.id = self.requests.generate_id()? + 1;
+        self.put_request(&request)?;
+        Ok(request)
+    }
+
+    pub fn request(&self, id: u64) -> TxResult<Option<RightsRequestRecord>> {
+        tx_get(self.requests, "rights request", &id.to_be_bytes())
+    }
+
+    pub fn put_request(&self, request: &RightsRequestRecord) -> TxResult<()> {
+        self.requests.insert(&request.id.to_be_bytes(), encode(request))?;
+        Ok(())
+    }
+
+    /// Appends an entry to the audit log, chained to the one before.
+    pub fn audit(&self, event: AuditEvent) -> TxResult<AuditEntry> {
+        let head: (u64, [u8; 32]) =
+            tx_get(self.meta, "audit head", AUDIT_HEAD_META.as_bytes())?.unwrap_or((0, [0; 32]));
+        let entry = AuditEntry::after(head, self.now_unix_s, event);
+        self.audit.insert(&entry.seq.to_be_bytes(), encode(&entry))?;
+        self.meta
+            .insert(AUDIT_HEAD_META.as_bytes(), encode(&(entry.seq, entry.hash())))?;
+        Ok(entry)
+    }
 }
 
 fn encode<T: Serialize>(record: &T) -> Vec<u8> {
@@ -117,25 +333,132 @@ impl Store {
             enrollments: db.open_tree("enrollments")?,
             clients: db.open_tree("clients")?,
             meta: db.open_tree("meta")?,
+            auth: db.open_tree("attempts")?,
+            incidents: db.open_tree("incidents")?,
+            requests: db.open_tree("rights-requests")?,
+            audit: db.open_tree("audit")?,
+            checkpoints: db.open_tree("audit-checkpoints")?,
             db,
         })
+    }
+
+    /// Runs `change` as one transaction over every tree, then flushes it to disk. `change` may
+    /// run more than once (when another transaction touched the same records) and must only act
+    /// through the [`Tx`]. An abort inside it comes back as its error, with nothing changed.
+    pub fn transact<T>(&self, now_unix_s: i64, change: impl Fn(&Tx) -> TxResult<T>) -> Result<T, StoreError> {
+        let trees = (
+            &self.users,
+            &self.enrollments,
+            &self.meta,
+            &self.auth,
+            &self.incidents,
+            &self.requests,
+            &self.audit,
+        );
+        let result = trees.transaction(|(users, enrollments, meta, auth, incidents, requests, audit)| {
+            change(&Tx {
+                users,
+                enrollments,
+                meta,
+                auth,
+                incidents,
+                requests,
+                audit,
+                now_unix_s,
+            })
+        });
+        match result {
+            Ok(value) => {
+                self.flush()?;
+                Ok(value)
+            }
+            Err(TransactionError::Abort(e)) => Err(e),
+            Err(TransactionError::Storage(e)) => Err(e.into()),
+        }
+    }
+
+    /// Every registered user, in id order.
+    pub fn users(&self) -> Result<Vec<UserRecord>, StoreError> {
+        self.users.iter().map(|entry| decode("user", &entry?.1)).collect()
+    }
+
+    /// A user's attempt record (empty if none).
+    pub fn auth_state(&self, user_id: &str) -> Result<AuthState, StoreError> {
+        Ok(self
+            .auth
+            .get(user_id.as_bytes())?
+            .map(|bytes| decode("attempts", &bytes))
+            .transpose()?
+            .unwrap_or_default())
+    }
+
+    /// Every incident, oldest first.
+    pub fn incidents(&self) -> Result<Vec<IncidentRecord>, StoreError> {
+        self.incidents
+            .iter()
+            .map(|entry| decode("incident", &entry?.1))
+            .collect()
+    }
+
+    /// Every request for a right, oldest first.
+    pub fn rights_requests(&self) -> Result<Vec<RightsRequestRecord>, StoreError> {
+        self.requests
+            .iter()
+            .map(|entry| decode("rights request", &entry?.1))
+            .collect()
+    }
+
+    /// The audit log's entries from position `from` on, in order, each with the position it is
+    /// stored at (decoding errors are given per entry, for verification).
+    pub fn audit_entries(
+        &self,
+        from: u64,
+    ) -> impl Iterator<Item = Result<(u64, Result<AuditEntry, String>), StoreError>> + '_ {
+        self.audit.range(from.to_be_bytes()..).map(|entry| {
+            let (key, bytes) = entry?;
+            let seq = <[u8; 8]>::try_from(key.as_ref())
+                .map(u64::from_be_bytes)
+                .map_err(|_| StoreError::Corrupt("audit key".into()))?;
+            Ok((
+                seq,
+                decode::<AuditEntry>("audit entry", &bytes).map_err(|e| e.to_string()),
+            ))
+        })
+    }
+
+    /// The audit log's head as recorded: the newest entry's position and hash.
+    pub fn audit_head(&self) -> Result<Option<(u64, [u8; 32])>, StoreError> {
+        self.meta
+            .get(AUDIT_HEAD_META.as_bytes())?
+            .map(|bytes| decode("audit head", &bytes))
+            .transpose()
+    }
+
+    /// Every signed checkpoint, oldest first.
+    pub fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
+        self.checkpoints
+            .iter()
+            .map(|entry| decode("checkpoint", &entry?.1))
+            .collect()
+    }
+
+    /// Stores a signed checkpoint, durably.
+    pub fn add_checkpoint(&self, checkpoint: &Checkpoint) -> Result<(), StoreError> {
+        self.checkpoints
+            .insert(checkpoint.seq.to_be_bytes(), encode(checkpoint))?;
+        self.flush()
+    }
+
+    /// Raw access for tests that tamper with a copy of a store (the audit tree).
+    #[doc(hidden)]
+    pub fn audit_tree_for_tampering(&self) -> &sled::Tree {
+        &self.audit
     }
 
     /// Writes everything to disk.
     pub fn flush(&self) -> Result<(), StoreError> {
         self.db.flush()?;
         Ok(())
-    }
-
-    /// Registers a user, durably. [`StoreError::AlreadyExists`] if the id is taken.
-    pub fn register_user(&self, user: &UserRecord) -> Result<(), StoreError> {
-        let taken = self
-            .users
-            .compare_and_swap(user.user_id.as_bytes(), None::<&[u8]>, Some(encode(user)))?;
-        if taken.is_err() {
-            return Err(StoreError::AlreadyExists);
-        }
-        self.flush()
     }
 
     /// The user with this id.
@@ -161,43 +484,6 @@ impl Store {
             let user_id = String::from_utf8(key.to_vec()).map_err(|_| StoreError::Corrupt("user id".into()))?;
             Ok((user_id, decode("enrollment", &bytes)?))
         })
-    }
-
-    /// Replaces a user's enrollment by `record` in one transaction, durably, provided the stored
-    /// enrollment still has version `expected_version` (0: none stored) and the user exists.
-    pub fn replace_enrollment(
-        &self,
-        user_id: &str,
-        expected_version: u64,
-        record: &EnrollmentRecord,
-    ) -> Result<(), StoreError> {
-        let encoded = encode(record);
-        let result = (&self.users, &self.enrollments).transaction(|(users, enrollments)| {
-            if users.get(user_id.as_bytes())?.is_none() {
-                return Err(ConflictableTransactionError::Abort(StoreError::NoSuchUser));
-            }
-            let found = match enrollments.get(user_id.as_bytes())? {
-                Some(bytes) => {
-                    decode::<EnrollmentRecord>("enrollment", &bytes)
-                        .map_err(ConflictableTransactionError::Abort)?
-                        .record_version
-                }
-                None => 0,
-            };
-            if found != expected_version {
-                return Err(ConflictableTransactionError::Abort(StoreError::VersionConflict {
-                    expected: expected_version,
-                    found,
-                }));
-            }
-            enrollments.insert(user_id.as_bytes(), encoded.as_slice())?;
-            Ok(())
-        });
-        match result {
-            Ok(()) => self.flush(),
-            Err(TransactionError::Abort(e)) => Err(e),
-            Err(TransactionError::Storage(e)) => Err(e.into()),
-        }
     }
 
     /// Registers a client certificate by its SHA-256 fingerprint, durably (replacing an earlier
@@ -247,6 +533,9 @@ mod tests {
             department: "accounts".into(),
             wrapped_data_key: vec![1, 2, 3],
             registered_at_unix_s: 1,
+            roles: Vec::new(),
+            rights: vec![1],
+            restriction: None,
         }
     }
 
@@ -264,12 +553,17 @@ mod tests {
     }
 
     #[test]
-    fn records_survive_reopening() {
+    fn records_and_their_audit_entries_survive_reopening() {
         let dir = tempfile::tempdir().unwrap();
         {
             let store = Store::open(dir.path()).unwrap();
-            store.register_user(&user("alice")).unwrap();
-            store.replace_enrollment("alice", 0, &enrollment(1)).unwrap();
+            store
+                .transact(10, |tx| {
+                    tx.put_user(&user("alice"))?;
+                    tx.put_enrollment("alice", &enrollment(1))?;
+                    tx.audit(AuditEvent::new("user.register", "root", "station").subject("alice", "accounts"))
+                })
+                .unwrap();
             let client = ClientRecord {
                 name: "station-1".into(),
                 kind: ClientKind::Station,
@@ -284,35 +578,41 @@ mod tests {
         assert_eq!(store.client(&[7; 32]).unwrap().unwrap().name, "station-1");
         assert_eq!(store.client(&[8; 32]).unwrap(), None);
         assert_eq!(store.enrollments().count(), 1);
+        let entries: Vec<_> = store.audit_entries(1).map(|e| e.unwrap()).collect();
+        assert_eq!(entries.len(), 1);
+        let entry = entries[0].1.clone().unwrap();
+        assert_eq!((entry.seq, entry.at_unix_s, entry.subject.as_str()), (1, 10, "alice"));
+        assert_eq!(store.audit_head().unwrap(), Some((1, entry.hash())));
     }
 
     #[test]
-    fn a_user_id_is_registered_once() {
+    fn an_aborted_change_leaves_nothing_behind_not_even_its_audit_entry() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        store.register_user(&user("alice")).unwrap();
-        assert!(matches!(
-            store.register_user(&user("alice")),
-            Err(StoreError::AlreadyExists)
-        ));
+        let result: Result<(), _> = store.transact(1, |tx| {
+            tx.put_user(&user("alice"))?;
+            tx.audit(AuditEvent::new("user.register", "root", "station"))?;
+            abort(StoreError::Refused("no".into()))
+        });
+        assert!(matches!(result, Err(StoreError::Refused(_))));
+        assert_eq!(store.user("alice").unwrap(), None);
+        assert_eq!(store.audit_entries(1).count(), 0);
+        assert_eq!(store.audit_head().unwrap(), None);
     }
 
     #[test]
-    fn an_enrollment_replaces_only_the_version_it_expects() {
+    fn audit_entries_chain_in_order() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        assert!(matches!(
-            store.replace_enrollment("nobody", 0, &enrollment(1)),
-            Err(StoreError::NoSuchUser)
-        ));
-        store.register_user(&user("alice")).unwrap();
-        store.replace_enrollment("alice", 0, &enrollment(1)).unwrap();
-        assert!(matches!(
-            store.replace_enrollment("alice", 0, &enrollment(1)),
-            Err(StoreError::VersionConflict { expected: 0, found: 1 })
-        ));
-        store.replace_enrollment("alice", 1, &enrollment(2)).unwrap();
-        assert_eq!(store.enrollment("alice").unwrap().unwrap().record_version, 2);
+        for k in 0..3 {
+            store
+                .transact(k, |tx| tx.audit(AuditEvent::new("verify", "", "terminal")))
+                .unwrap();
+        }
+        let entries: Vec<AuditEntry> = store.audit_entries(1).map(|e| e.unwrap().1.unwrap()).collect();
+        assert_eq!(entries.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2, 3]);
+        assert_eq!(entries[1].previous_hash, entries[0].hash());
+        assert_eq!(entries[2].previous_hash, entries[1].hash());
     }
 
     #[test]
