@@ -8,7 +8,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use shimon_hal::{FingerImage, ReaderError};
 use shimon_proto::v1::authentication_client::AuthenticationClient;
+use shimon_proto::v1::reporting_client::ReportingClient;
 use shimon_proto::v1::{Assertion, Decision, GetPublicKeyRequest, Image, Purpose, SignedAssertion, VerifyRequest};
+use shimon_proto::v1::{IncidentKind, ReportIncidentRequest};
 use tonic::transport::Channel;
 
 use crate::assertion::{key_id, verify_assertion, AssertionError, PUBLIC_KEY_LEN_BYTES};
@@ -128,6 +130,7 @@ impl Verification {
 #[derive(Debug)]
 pub struct Agent {
     client: AuthenticationClient<Channel>,
+    reporting: ReportingClient<Channel>,
     /// The signing key: pinned at construction, or fetched on first need.
     key: Mutex<Option<ServerKey>>,
     pinned: bool,
@@ -152,6 +155,7 @@ impl Agent {
     /// An agent over an open channel; the signing key is fetched when first needed.
     pub fn from_channel(channel: Channel) -> Agent {
         Agent {
+            reporting: ReportingClient::new(channel.clone()),
             client: AuthenticationClient::new(channel),
             key: Mutex::new(None),
             pinned: false,
@@ -161,10 +165,21 @@ impl Agent {
     /// An agent over an open channel that trusts only the signing key `public_key`.
     pub fn from_channel_pinned(channel: Channel, public_key: [u8; PUBLIC_KEY_LEN_BYTES]) -> Agent {
         Agent {
+            reporting: ReportingClient::new(channel.clone()),
             client: AuthenticationClient::new(channel),
             key: Mutex::new(Some(ServerKey::new(public_key))),
             pinned: true,
         }
+    }
+
+    /// Reports a security incident (第11.1(4)) or a failure (第12) to the system administrator;
+    /// returns the incident's id.
+    pub async fn report_incident(&self, kind: IncidentKind, description: &str) -> Result<u64, AgentError> {
+        let request = ReportIncidentRequest {
+            kind: kind as i32,
+            description: description.to_string(),
+        };
+        Ok(self.reporting.clone().report_incident(request).await?.into_inner().id)
     }
 
     /// Asks the server for its signing key (always a call; see [`Agent::server_key`] for the

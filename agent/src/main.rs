@@ -1,6 +1,7 @@
 //! `shimon-agent`: a terminal's login agent on the command line. `verify` captures one finger,
 //! asks the server whether it is the user's, and prints the decision and, on a match, the
-//! verified assertion; `public-key` prints the server's assertion-signing key.
+//! verified assertion; `public-key` prints the server's assertion-signing key; `report` reports a
+//! security incident or a failure.
 //!
 //! Exit codes: 0 on MATCH (and success of other commands), 1 on NO MATCH, 2 on any error.
 
@@ -33,6 +34,24 @@ enum Command {
     Verify(VerifyArgs),
     /// Print the server's assertion-signing public key (hex) and its key id.
     PublicKey,
+    /// Report a security incident or a failure to the system administrator.
+    Report {
+        /// What kind of report.
+        #[arg(long, value_enum)]
+        kind: ReportKind,
+        /// What happened.
+        #[arg(long)]
+        description: String,
+    },
+}
+
+/// The kinds of report a terminal makes.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ReportKind {
+    /// A security incident (第11.1(4)).
+    Security,
+    /// A failure of the system (第12).
+    Failure,
 }
 
 #[derive(Debug, clap::Args)]
@@ -112,6 +131,16 @@ async fn run(cli: Cli, cancel: CancelHandle) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Verify(args) => verify(&cli.connection, args, cancel).await,
+        Command::Report { kind, description } => {
+            let agent = Agent::connect(&cli.connection.resolve()?).await?;
+            let kind = match kind {
+                ReportKind::Security => shimon_proto::v1::IncidentKind::SecurityReport,
+                ReportKind::Failure => shimon_proto::v1::IncidentKind::FailureReport,
+            };
+            let id = agent.report_incident(kind, &description).await?;
+            println!("reported as incident {id}");
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

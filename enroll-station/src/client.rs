@@ -1,14 +1,39 @@
-//! The station's client of the `Enrollment` service: registering users, sending the captured
-//! impressions of their fingers (as PNG with their resolution) to enroll or re-enroll them, and
-//! listing what is enrolled.
+//! The station's client: signing the officer in with their finger (a session the server binds to
+//! this station's certificate), then the `Enrollment` service (registering users, sending the
+//! captured impressions of their fingers as PNG with their resolution, listing what is enrolled)
+//! and the `Administration` and `Reporting` services, every call carrying the session.
 
 use shimon_agent::{connect, ClientConfig};
+use shimon_hal::FingerImage;
+use shimon_proto::v1::administration_client::AdministrationClient;
 use shimon_proto::v1::enrollment_client::EnrollmentClient;
+use shimon_proto::v1::reporting_client::ReportingClient;
 use shimon_proto::v1::{
-    EnrollRequest, EnrollResponse, FingerImpressions, Image, ListFingersRequest, ListFingersResponse,
-    RegisterUserRequest, User,
+    Decision, EnrollRequest, EnrollResponse, FingerImpressions, Image, ListFingersRequest, ListFingersResponse,
+    RegisterUserRequest, SignInRequest, SignInResponse, SignOutRequest, User,
 };
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
+
+/// The metadata key that carries the session token (the server's `sessions::SESSION_METADATA`).
+pub const SESSION_METADATA: &str = "x-shimon-session";
+
+/// Adds the session token, if any, to every request.
+#[derive(Debug, Clone, Default)]
+pub struct SessionHeader(Option<MetadataValue<Ascii>>);
+
+impl tonic::service::Interceptor for SessionHeader {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(token) = &self.0 {
+            request.metadata_mut().insert(SESSION_METADATA, token.clone());
+        }
+        Ok(request)
+    }
+}
+
+/// A channel whose requests carry the session.
+pub type SessionChannel = InterceptedService<Channel, SessionHeader>;
 
 use crate::capture::CapturedFinger;
 use crate::error::StationError;
@@ -64,7 +89,9 @@ pub fn build_enroll_request(user_id: &str, fingers: &[CapturedFinger]) -> Result
 /// A registration officer's station connected to the server.
 #[derive(Debug, Clone)]
 pub struct Station {
-    client: EnrollmentClient<Channel>,
+    channel: Channel,
+    session: SessionHeader,
+    client: EnrollmentClient<SessionChannel>,
 }
 
 impl Station {
@@ -75,9 +102,59 @@ impl Station {
 
     /// A station over an open channel.
     pub fn from_channel(channel: Channel) -> Station {
+        let session = SessionHeader::default();
         Station {
-            client: EnrollmentClient::new(channel),
+            client: EnrollmentClient::with_interceptor(channel.clone(), session.clone()),
+            channel,
+            session,
         }
+    }
+
+    /// Signs `user_id` in with one capture of their finger; later calls carry the session.
+    /// [`StationError::SignInRefused`] when the finger does not match.
+    pub async fn sign_in(&mut self, user_id: &str, image: &FingerImage) -> Result<SignInResponse, StationError> {
+        let data = image.to_png().map_err(StationError::SignInImage)?;
+        let request = SignInRequest {
+            user_id: user_id.to_string(),
+            image: Some(Image { data, dpi: image.dpi }),
+        };
+        let response = self.administration().sign_in(request).await?.into_inner();
+        if response.decision != Decision::Match as i32 {
+            return Err(StationError::SignInRefused(user_id.to_string()));
+        }
+        self.use_session(&response.token)?;
+        Ok(response)
+    }
+
+    /// Uses a session token obtained earlier.
+    pub fn use_session(&mut self, token: &str) -> Result<(), StationError> {
+        let value: MetadataValue<Ascii> = token.parse().map_err(|_| StationError::SessionToken)?;
+        self.session = SessionHeader(Some(value));
+        self.client = EnrollmentClient::with_interceptor(self.channel.clone(), self.session.clone());
+        Ok(())
+    }
+
+    /// Ends the session.
+    pub async fn sign_out(&mut self) -> Result<(), StationError> {
+        self.administration().sign_out(SignOutRequest {}).await?;
+        self.session = SessionHeader::default();
+        self.client = EnrollmentClient::with_interceptor(self.channel.clone(), self.session.clone());
+        Ok(())
+    }
+
+    /// The `Administration` service, carrying the session.
+    pub fn administration(&self) -> AdministrationClient<SessionChannel> {
+        AdministrationClient::with_interceptor(self.channel.clone(), self.session.clone())
+    }
+
+    /// The `Enrollment` service, carrying the session (for requests built by hand).
+    pub fn enrollment(&self) -> EnrollmentClient<SessionChannel> {
+        self.client.clone()
+    }
+
+    /// The `Reporting` service, carrying the session (if any).
+    pub fn reporting(&self) -> ReportingClient<SessionChannel> {
+        ReportingClient::with_interceptor(self.channel.clone(), self.session.clone())
     }
 
     /// Registers a user.

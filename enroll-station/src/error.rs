@@ -38,6 +38,15 @@ pub enum StationError {
         /// The most allowed.
         max: u32,
     },
+    /// The officer's finger did not match: no session.
+    #[error("{0}'s finger did not match; not signed in")]
+    SignInRefused(String),
+    /// The officer's capture could not be encoded for sending.
+    #[error("cannot encode the sign-in capture: {0}")]
+    SignInImage(ReaderError),
+    /// The server sent a session token that cannot travel as metadata.
+    #[error("the server's session token is malformed")]
+    SessionToken,
     /// A quality threshold above 100.
     #[error("minimum quality {0} is out of range: qualities run from 0 to 100")]
     MinQuality(u32),

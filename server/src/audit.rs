@@ -305,7 +305,12 @@ mod tests {
         let entries = chain(6);
         let checkpoint = Checkpoint::sign(&signer, 6, entries[5].hash(), 1);
         let key = signer.public_key().to_vec();
-        assert_eq!(check(&entries, &[checkpoint.clone()], &key).unwrap().entries, 6);
+        assert_eq!(
+            check(&entries, std::slice::from_ref(&checkpoint), &key)
+                .unwrap()
+                .entries,
+            6
+        );
 
         let mut altered = entries.clone();
         altered[2].outcome = "refused".into();
@@ -316,7 +321,7 @@ mod tests {
         let mut last_altered = entries.clone();
         last_altered[5].detail = "x".into();
         assert_eq!(
-            check(&last_altered, &[checkpoint.clone()], &key).unwrap_err(),
+            check(&last_altered, std::slice::from_ref(&checkpoint), &key).unwrap_err(),
             ChainError::AlteredAtCheckpoint { seq: 6 }
         );
         let mut swapped = entries.clone();
@@ -339,7 +344,7 @@ mod tests {
             }
         );
         assert_eq!(
-            check(&entries[..4], &[checkpoint.clone()], &key).unwrap_err(),
+            check(&entries[..4], std::slice::from_ref(&checkpoint), &key).unwrap_err(),
             ChainError::Truncated { seq: 4, checkpoint: 6 }
         );
         let (other, _) = SigningKey::generate(&master).unwrap();

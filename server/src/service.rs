@@ -844,6 +844,12 @@ impl Shimon {
             Ok(Purpose::Unspecified) | Err(_) => return Err(Status::invalid_argument("a purpose of use is needed")),
             Ok(p) => p,
         };
+        // Malformed input is named as such before anything about the user is said.
+        let image = request
+            .image
+            .as_ref()
+            .ok_or_else(|| Status::invalid_argument("an image is needed"))?;
+        check_envelope(&image.data, image.dpi).map_err(|e| Status::invalid_argument(e.to_string()))?;
         let user = self.user(&request.user_id)?;
         let detail = format!("purpose {}", purpose.cli_name());
         let refuse = |reason: String| -> Result<VerifyResponse, Status> {

@@ -5,8 +5,16 @@
 //!
 //! The server binary is the one `cargo test --workspace` builds beside the test binaries (the
 //! server package's own command-line tests make cargo build it).
+//!
+//! Administration needs a person signed in at the station: [`Deployment::with_admin`] bootstraps
+//! `root` (general manager and system administrator, simulated person [`ADMIN_SEED`]) with the
+//! real `shimon-server bootstrap`, and [`admin_station`] signs root in with their finger and makes
+//! them a registration officer of [`DEPARTMENT`] too, so one station can do everything.
 
 use shimon_agent::ClientConfig;
+use shimon_hal::{CancelHandle, Reader};
+use shimon_proto::v1::{Finger, Purpose, RightRequest, Role, RoleGrant, RoleRequest};
+use shimon_station::Station;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -31,6 +39,70 @@ pub fn server_binary() -> PathBuf {
         path.display()
     );
     path
+}
+
+/// The simulated person who is `root`, the bootstrapped administrator.
+pub const ADMIN_SEED: u64 = 9001;
+/// The department of the test users.
+pub const DEPARTMENT: &str = "accounts";
+
+/// Impression `impression` of `finger` of simulated person `person` (enrollment uses 1 to 3).
+pub fn capture(person: u64, finger: Finger, impression: u32) -> shimon_hal::FingerImage {
+    let mut reader = shimon_agent::person::simulated_reader(person, finger);
+    reader.set_next_impression(impression);
+    reader
+        .capture(Duration::from_secs(5), &CancelHandle::new())
+        .expect("the simulated reader captures")
+}
+
+/// A station signed in as `user` (simulated person `person`, right index), trying impressions
+/// from 9 on until one matches (a login agent asks again after a poor capture).
+pub async fn signed_in_station(config: &ClientConfig, user: &str, person: u64) -> Station {
+    let mut station = Station::connect(config).await.expect("the station connects");
+    for impression in 9..15 {
+        match station
+            .sign_in(user, &capture(person, Finger::RightIndex, impression))
+            .await
+        {
+            Ok(_) => return station,
+            Err(shimon_station::StationError::SignInRefused(_)) => continue,
+            Err(e) => panic!("{user} cannot sign in: {e}"),
+        }
+    }
+    panic!("{user}'s finger never matched")
+}
+
+/// The station signed in as root, who is also a registration officer of [`DEPARTMENT`].
+pub async fn admin_station(deployment: &Deployment, server: &Server) -> Station {
+    let station = signed_in_station(&deployment.client("station", server), "root", ADMIN_SEED).await;
+    let officer = RoleRequest {
+        user_id: "root".into(),
+        role: Some(RoleGrant {
+            role: Role::RegistrationOfficer as i32,
+            department: DEPARTMENT.into(),
+            purpose: 0,
+        }),
+    };
+    match station.administration().assign_role(officer).await {
+        Ok(_) => {}
+        Err(status) if status.message().contains("holds this role already") => {}
+        Err(status) => panic!("root cannot become an officer: {status}"),
+    }
+    station
+}
+
+/// Grants `user` the right to every purpose (root's station must be signed in).
+pub async fn grant_all_purposes(station: &Station, user: &str) {
+    for purpose in Purpose::ALL {
+        station
+            .administration()
+            .grant_right(RightRequest {
+                user_id: user.into(),
+                purpose: purpose as i32,
+            })
+            .await
+            .expect("root grants rights");
+    }
 }
 
 /// A deployment in a temporary folder.
@@ -63,6 +135,46 @@ impl Deployment {
             String::from_utf8_lossy(&out.stderr)
         );
         Self { dir, data }
+    }
+
+    /// A new deployment whose `root` (general manager and system administrator, simulated person
+    /// [`ADMIN_SEED`]) was enrolled by `shimon-server bootstrap`.
+    pub fn with_admin() -> Self {
+        let deployment = Self::new();
+        deployment.bootstrap("root", ADMIN_SEED, &[]);
+        deployment
+    }
+
+    /// Runs `shimon-server bootstrap` for simulated person `person` as `user_id` with `roles`
+    /// (`general-manager`, `system-administrator`; none: both). Panics if it fails.
+    pub fn bootstrap(&self, user_id: &str, person: u64, roles: &[&str]) {
+        let out = self.bootstrap_command(user_id, person, roles);
+        assert!(
+            out.status.success(),
+            "bootstrap failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Runs `shimon-server bootstrap` and returns what it did.
+    pub fn bootstrap_command(&self, user_id: &str, person: u64, roles: &[&str]) -> std::process::Output {
+        let mut command = Command::new(server_binary());
+        command
+            .args([
+                "bootstrap",
+                "--user",
+                user_id,
+                "--name",
+                "Root",
+                "--department",
+                "general-affairs",
+            ])
+            .args(["--simulated", &person.to_string(), "--data-dir"])
+            .arg(&self.data);
+        for role in roles {
+            command.args(["--role", role]);
+        }
+        command.output().expect("shimon-server bootstrap runs")
     }
 
     /// Starts the server on a free port and waits until it listens.

@@ -1,8 +1,8 @@
 //! Crash safety: the server is killed (SIGKILL) at random moments while a station streams
-//! enrollments at it; after each restart, every enrollment the server had acknowledged is there.
+//! enrollments at it; after each restart, every enrollment the server had acknowledged is there,
+//! and the audit log's chain is still whole.
 
-use shimon_e2e::Deployment;
-use shimon_proto::v1::enrollment_client::EnrollmentClient;
+use shimon_e2e::{admin_station, Deployment, DEPARTMENT};
 use shimon_proto::v1::{EnrollRequest, Finger, FingerImpressions, Image, ListFingersRequest, RegisterUserRequest};
 use std::time::Duration;
 
@@ -62,7 +62,7 @@ impl Xorshift {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_acknowledged_enrollment_survives_a_kill() {
-    let deployment = Deployment::new();
+    let deployment = Deployment::with_admin();
     let requests: Vec<(String, EnrollRequest)> = (0..PEOPLE)
         .map(|k| {
             let user = format!("user{k}");
@@ -83,9 +83,9 @@ async fn every_acknowledged_enrollment_survives_a_kill() {
     let mut next = 0usize;
     for round in 0..=KILLS {
         let server = deployment.start();
-        let config = deployment.client("station", &server);
-        let channel = shimon_agent::connect(&config).await.unwrap();
-        let mut client = EnrollmentClient::new(channel);
+        // Sessions do not outlive the server: root signs in again after each restart.
+        let station = admin_station(&deployment, &server).await;
+        let mut client = station.enrollment();
         // Everything acknowledged before the last kill is still there.
         for (user, version) in &acknowledged {
             let listed = client
@@ -111,7 +111,7 @@ async fn every_acknowledged_enrollment_survives_a_kill() {
                         .register_user(RegisterUserRequest {
                             user_id: user.clone(),
                             name: format!("Person {user}"),
-                            department: "accounts".into(),
+                            department: DEPARTMENT.into(),
                         })
                         .await;
                     match registration {
@@ -146,4 +146,12 @@ async fn every_acknowledged_enrollment_survives_a_kill() {
         "the test must see enrollments acknowledged (saw {})",
         acknowledged.len()
     );
+    // No kill broke the audit chain: each act and its entry were stored together or not at all.
+    let verified = std::process::Command::new(shimon_e2e::server_binary())
+        .args(["audit", "verify", "--data-dir"])
+        .arg(&deployment.data)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&verified.stdout);
+    assert!(verified.status.success() && said.contains("intact"), "{said}");
 }

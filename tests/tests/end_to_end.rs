@@ -2,8 +2,8 @@
 //! folder), the real station and agent libraries, fingers from the simulated reader.
 
 use shimon_agent::{verify_assertion, Agent, AgentError, ClientConfig};
-use shimon_e2e::{Deployment, Server};
-use shimon_hal::{CancelHandle, FingerImage, Reader};
+use shimon_e2e::{admin_station, capture, grant_all_purposes, Deployment, Server, DEPARTMENT};
+use shimon_hal::{CancelHandle, FingerImage};
 use shimon_proto::v1::enrollment_client::EnrollmentClient;
 use shimon_proto::v1::{EnrollRequest, Finger, FingerImpressions, Image, Purpose, RegisterUserRequest, VerifyRequest};
 use shimon_station::capture::{capture_fingers, FingerReaders};
@@ -15,10 +15,11 @@ use std::time::Duration;
 
 const FINGERS: [Finger; 2] = [Finger::RightIndex, Finger::LeftIndex];
 
-/// Registers `user` and enrolls the right and left index of simulated person `person`.
+/// Registers `user`, enrolls the right and left index of simulated person `person` and grants
+/// them every purpose (the station is root's, see `admin_station`).
 async fn enroll(station: &Station, user: &str, person: u64) -> Result<(), StationError> {
     match station
-        .register_user(user, &format!("Person {person}"), "accounts")
+        .register_user(user, &format!("Person {person}"), DEPARTMENT)
         .await
     {
         Ok(_) => {}
@@ -34,14 +35,8 @@ async fn enroll(station: &Station, user: &str, person: u64) -> Result<(), Statio
         &mut |_| {},
     )?;
     station.enroll(EnrollMode::Enroll, user, &captured).await?;
+    grant_all_purposes(station, user).await;
     Ok(())
-}
-
-/// Impression `impression` of `finger` of simulated person `person` (enrollment used 1 to 3).
-fn capture(person: u64, finger: Finger, impression: u32) -> FingerImage {
-    let mut reader = shimon_agent::person::simulated_reader(person, finger);
-    reader.set_next_impression(impression);
-    reader.capture(Duration::from_secs(5), &CancelHandle::new()).unwrap()
 }
 
 /// The first capture of `finger` of person `person` from impression `from` on that is good enough
@@ -54,7 +49,7 @@ fn good_capture(person: u64, finger: Finger, from: u32) -> FingerImage {
 }
 
 async fn station(deployment: &Deployment, server: &Server) -> Station {
-    Station::connect(&deployment.client("station", server)).await.unwrap()
+    admin_station(deployment, server).await
 }
 
 async fn agent(deployment: &Deployment, server: &Server) -> Agent {
@@ -70,7 +65,7 @@ fn rpc_code(e: &AgentError) -> Option<tonic::Code> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_genuine_finger_is_accepted_and_another_persons_is_refused() {
-    let deployment = Deployment::new();
+    let deployment = Deployment::with_admin();
     let server = deployment.start();
     enroll(&station(&deployment, &server).await, "alice", 101)
         .await
@@ -185,7 +180,7 @@ async fn unknown_users_and_unregistered_clients_are_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_finger_enrolled_to_someone_else_is_refused() {
-    let deployment = Deployment::new();
+    let deployment = Deployment::with_admin();
     let server = deployment.start();
     let station = station(&deployment, &server).await;
     enroll(&station, "alice", 101).await.unwrap();
@@ -220,7 +215,7 @@ fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn enrollments_survive_a_restart_and_are_stored_only_encrypted() {
-    let deployment = Deployment::new();
+    let deployment = Deployment::with_admin();
     let server = deployment.start();
     enroll(&station(&deployment, &server).await, "alice", 101)
         .await
@@ -264,18 +259,19 @@ async fn enrollments_survive_a_restart_and_are_stored_only_encrypted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_record_copied_to_another_user_does_not_open() {
-    let deployment = Deployment::new();
+    let deployment = Deployment::with_admin();
     let server = deployment.start();
     let station = station(&deployment, &server).await;
     enroll(&station, "alice", 101).await.unwrap();
-    station.register_user("bob", "Bob", "accounts").await.unwrap();
+    station.register_user("bob", "Bob", DEPARTMENT).await.unwrap();
+    grant_all_purposes(&station, "bob").await;
     server.kill();
 
     // Someone with access to the store copies alice's sealed templates to bob.
     {
         let store = shimon_server::store::Store::open(&deployment.data.join("store")).unwrap();
         let record = store.enrollment("alice").unwrap().unwrap();
-        store.replace_enrollment("bob", 0, &record).unwrap();
+        store.transact(0, |tx| tx.put_enrollment("bob", &record)).unwrap();
     }
     let server = deployment.start();
     let agent = agent(&deployment, &server).await;
@@ -291,17 +287,15 @@ async fn a_record_copied_to_another_user_does_not_open() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_get_a_clear_invalid_argument() {
-    let deployment = Deployment::new();
+    let deployment = Deployment::with_admin();
     let server = deployment.start();
-    let channel = shimon_agent::connect(&deployment.client("station", &server))
-        .await
-        .unwrap();
-    let mut enrollment = EnrollmentClient::new(channel);
+    let station = station(&deployment, &server).await;
+    let mut enrollment = station.enrollment();
     enrollment
         .register_user(RegisterUserRequest {
             user_id: "alice".into(),
             name: "Alice".into(),
-            department: "accounts".into(),
+            department: DEPARTMENT.into(),
         })
         .await
         .unwrap();
@@ -445,7 +439,12 @@ async fn health_and_reflection_are_served() {
         .await
         .unwrap();
     let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
-    for service in ["shimon.v1.Enrollment", "shimon.v1.Authentication"] {
+    for service in [
+        "shimon.v1.Enrollment",
+        "shimon.v1.Authentication",
+        "shimon.v1.Administration",
+        "shimon.v1.Reporting",
+    ] {
         let reply = health
             .check(tonic_health::pb::HealthCheckRequest {
                 service: service.into(),
@@ -480,6 +479,7 @@ async fn health_and_reflection_are_served() {
     for expected in [
         "shimon.v1.Enrollment",
         "shimon.v1.Authentication",
+        "shimon.v1.Administration",
         "grpc.health.v1.Health",
     ] {
         assert!(names.iter().any(|n| n == expected), "{expected} missing from {names:?}");
@@ -488,7 +488,7 @@ async fn health_and_reflection_are_served() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_log_is_json_and_holds_no_image_template_or_key() {
-    let deployment = Deployment::new();
+    let deployment = Deployment::with_admin();
     let log = deployment.dir.path().join("server.log");
     let server = deployment.start_logging_to(&log);
     enroll(&station(&deployment, &server).await, "alice", 101)
