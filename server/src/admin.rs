@@ -242,6 +242,34 @@ impl Shimon {
         Ok(EraseUserResponse {})
     }
 
+    /// Lifts a disabled login (or a running delay) of a user, as `caller`.
+    pub(crate) fn lift_lockout_as(&self, caller: &Caller, user_id: &str, reason: &str) -> Result<UserDetails, Status> {
+        let user = self.user(user_id)?;
+        self.require(
+            caller,
+            Operation::LiftLockout {
+                department: &user.department,
+            },
+            "user.lift-lockout",
+            &user.user_id,
+        )?;
+        check_note("reason", reason)?;
+        self.commit(|tx| {
+            tx.existing_user(&user.user_id)?;
+            let mut state = tx.auth_state(&user.user_id)?;
+            let failures = state.consecutive_failures;
+            state.lift();
+            tx.put_auth_state(&user.user_id, &state)?;
+            tx.audit(
+                AuditEvent::new("user.lift-lockout", caller.actor(), &caller.client.name)
+                    .subject(&user.user_id, &user.department)
+                    .detail(format!("after {failures} failures; reason: {reason}")),
+            )?;
+            Ok(())
+        })?;
+        self.details(&user)
+    }
+
     fn general_managers(&self) -> Result<usize, Status> {
         Ok(self
             .store()
@@ -626,30 +654,7 @@ impl Administration for Shimon {
 
     async fn lift_lockout(&self, request: Request<LiftLockoutRequest>) -> Result<Response<UserDetails>, Status> {
         as_person(self, request, |this, caller, r| {
-            let user = this.user(&r.user_id)?;
-            this.require(
-                caller,
-                Operation::LiftLockout {
-                    department: &user.department,
-                },
-                "user.lift-lockout",
-                &user.user_id,
-            )?;
-            check_note("reason", &r.reason)?;
-            this.commit(|tx| {
-                tx.existing_user(&user.user_id)?;
-                let mut state = tx.auth_state(&user.user_id)?;
-                let failures = state.consecutive_failures;
-                state.lift();
-                tx.put_auth_state(&user.user_id, &state)?;
-                tx.audit(
-                    AuditEvent::new("user.lift-lockout", caller.actor(), &caller.client.name)
-                        .subject(&user.user_id, &user.department)
-                        .detail(format!("after {failures} failures; reason: {}", r.reason)),
-                )?;
-                Ok(())
-            })?;
-            this.details(&user)
+            this.lift_lockout_as(caller, &r.user_id, &r.reason)
         })
         .await
     }

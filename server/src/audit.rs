@@ -157,7 +157,11 @@ pub enum ChainError {
     Altered { seq: u64, next: u64 },
     #[error("entry {seq} was altered: its hash is not the one the signed checkpoint at {seq} holds")]
     AlteredAtCheckpoint { seq: u64 },
-    #[error("entry {seq} was altered or the log's head record was changed (the head says {head_seq})")]
+    #[error("entry {seq} was altered: its hash is not the one the log's head records")]
+    AlteredAtHead { seq: u64 },
+    #[error("entry {seq} was removed: the log's head records {head_seq} entries")]
+    RemovedAtEnd { seq: u64, head_seq: u64 },
+    #[error("the log's head record was changed: it says {head_seq} entries, the log holds {seq}")]
     HeadMismatch { seq: u64, head_seq: u64 },
     #[error("entries after {seq} were removed: a signed checkpoint covers up to {checkpoint}")]
     Truncated { seq: u64, checkpoint: u64 },
@@ -232,20 +236,21 @@ pub fn verify(
             });
         }
     }
-    match head {
-        Some(head) if head != previous => {
-            return Err(ChainError::HeadMismatch {
-                seq: previous.0,
-                head_seq: head.0,
-            })
-        }
-        None if previous.0 != 0 => {
-            return Err(ChainError::HeadMismatch {
-                seq: previous.0,
-                head_seq: 0,
-            })
-        }
-        _ => {}
+    let (head_seq, head_hash) = head.unwrap_or((0, [0; 32]));
+    if head_seq > previous.0 {
+        return Err(ChainError::RemovedAtEnd {
+            seq: previous.0 + 1,
+            head_seq,
+        });
+    }
+    if head_seq < previous.0 {
+        return Err(ChainError::HeadMismatch {
+            seq: previous.0,
+            head_seq,
+        });
+    }
+    if head_hash != previous.1 {
+        return Err(ChainError::AlteredAtHead { seq: previous.0 });
     }
     Ok(ChainReport {
         entries: previous.0,
@@ -320,6 +325,18 @@ mod tests {
         );
         let mut last_altered = entries.clone();
         last_altered[5].detail = "x".into();
+        let with_head = |entries: &[AuditEntry], head| {
+            verify(entries.iter().map(|e| (e.seq, Ok(e.clone()))), Some(head), &[], &key)
+        };
+        let head = (6, entries[5].hash());
+        assert_eq!(
+            with_head(&last_altered, head).unwrap_err(),
+            ChainError::AlteredAtHead { seq: 6 }
+        );
+        assert_eq!(
+            with_head(&entries[..5], head).unwrap_err(),
+            ChainError::RemovedAtEnd { seq: 6, head_seq: 6 }
+        );
         assert_eq!(
             check(&last_altered, std::slice::from_ref(&checkpoint), &key).unwrap_err(),
             ChainError::AlteredAtCheckpoint { seq: 6 }

@@ -1097,6 +1097,10 @@ impl Authentication for Shimon {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::{Role, RoleGrant};
+    use shimon_hal::{CancelHandle, Reader};
+    use shimon_proto::v1::FingerImpressions;
+    use std::sync::atomic::{AtomicI64, Ordering};
 
     #[test]
     fn user_ids_and_names_are_checked() {
@@ -1113,5 +1117,163 @@ mod tests {
         assert!(check_text("name", "a\nb").is_err());
         assert!(check_note("reason", "left the organisation\non 1 April").is_ok());
         assert!(check_note("reason", "a\u{7}b").is_err());
+    }
+
+    /// A clock the test moves.
+    struct TestClock(Arc<AtomicI64>);
+
+    impl Clock for TestClock {
+        fn now_unix_s(&self) -> i64 {
+            self.0.load(Ordering::SeqCst)
+        }
+    }
+
+    /// The services over the store in `dir` (made on first use), with a clock the test moves.
+    fn services(dir: &std::path::Path, clock: &Arc<AtomicI64>) -> Shimon {
+        let master_path = dir.join("master.key");
+        let store = Store::open(&dir.join("store")).unwrap();
+        if !master_path.exists() {
+            let master = MasterKey::create_file(&master_path).unwrap();
+            let (_, wrapped) = SigningKey::generate(&master).unwrap();
+            store.meta_set_once(crate::init::SIGNING_KEY_META, &wrapped).unwrap();
+        }
+        let master = crate::keys::load_master(&master_path, &store).unwrap();
+        let config = Config::new(
+            "127.0.0.1:0".parse().unwrap(),
+            dir.join("store"),
+            master_path.clone(),
+            crate::config::TlsFiles {
+                ca: "ca.pem".into(),
+                cert: "server.pem".into(),
+                key: "server.key".into(),
+            },
+        );
+        Shimon::with_clock(store, master, master_path, config, Box::new(TestClock(clock.clone()))).unwrap()
+    }
+
+    fn image(person: u64, finger: Finger, impression: u32) -> Image {
+        let mut reader = shimon_hal::SimulatedReader::new(shimon_hal::sim::finger_seed(person, finger as i32 as u32));
+        reader.set_next_impression(impression);
+        let captured = reader
+            .capture(std::time::Duration::from_secs(5), &CancelHandle::new())
+            .unwrap();
+        Image {
+            data: captured.to_png().unwrap(),
+            dpi: captured.dpi,
+        }
+    }
+
+    fn terminal() -> ClientRecord {
+        ClientRecord {
+            name: "terminal".into(),
+            kind: ClientKind::Terminal,
+            department: "accounts".into(),
+            registered_at_unix_s: 0,
+        }
+    }
+
+    #[test]
+    fn fifty_failures_disable_login_until_an_officer_lifts_it_even_across_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(AtomicI64::new(1_000_000));
+        let shimon = services(dir.path(), &clock);
+        let fingers = [Finger::RightIndex, Finger::LeftIndex]
+            .into_iter()
+            .map(|finger| FingerImpressions {
+                finger: finger as i32,
+                impressions: (1..=3).map(|k| image(101, finger, k)).collect(),
+            })
+            .collect();
+        let request = EnrollRequest {
+            user_id: "alice".into(),
+            fingers,
+        };
+        let alice = shimon
+            .new_user_record(&shimon.master(), "alice", "Alice", "accounts", Vec::new())
+            .unwrap();
+        shimon
+            .enroll_as("test", "station", &alice, &request, false, true)
+            .unwrap();
+        let genuine = (9..20)
+            .map(|k| image(101, Finger::RightIndex, k))
+            .find(|i| shimon.attempt(&alice, Some(i), &terminal(), "verify", "").unwrap())
+            .expect("a genuine capture matches");
+        let impostor = image(202, Finger::RightIndex, 9);
+
+        let mut shimon = shimon;
+        for failure in 1..=attempts::FAILURES_BEFORE_DISABLE {
+            if failure == 25 {
+                // A restart keeps the count, and the wait.
+                drop(shimon);
+                shimon = services(dir.path(), &clock);
+                let state = shimon.store().auth_state("alice").unwrap();
+                assert_eq!(state.consecutive_failures, 24);
+                assert!(matches!(
+                    state.admission(clock.load(Ordering::SeqCst)),
+                    Admission::Wait { .. }
+                ));
+            }
+            let state = shimon.store().auth_state("alice").unwrap();
+            if failure > attempts::FAILURES_BEFORE_DELAY {
+                // Too early: refused without comparing, genuine finger or not.
+                let early = shimon.attempt(&alice, Some(&genuine), &terminal(), "verify", "");
+                assert_eq!(early.unwrap_err().code(), tonic::Code::ResourceExhausted, "{failure}");
+                clock.fetch_add(state.required_wait_s(), Ordering::SeqCst);
+            }
+            assert!(!shimon
+                .attempt(&alice, Some(&impostor), &terminal(), "verify", "")
+                .unwrap());
+            clock.fetch_add(1, Ordering::SeqCst);
+        }
+        let refused = shimon
+            .attempt(&alice, Some(&genuine), &terminal(), "verify", "")
+            .unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+        assert!(refused.message().contains("disabled"), "{}", refused.message());
+        clock.fetch_add(i64::MAX / 4, Ordering::SeqCst);
+        let still = shimon
+            .attempt(&alice, Some(&genuine), &terminal(), "verify", "")
+            .unwrap_err();
+        assert_eq!(
+            still.code(),
+            tonic::Code::PermissionDenied,
+            "time alone does not lift it"
+        );
+
+        let lockouts: Vec<_> = shimon
+            .store()
+            .incidents()
+            .unwrap()
+            .into_iter()
+            .filter(|i| i.kind == IncidentKind::Lockout as u8)
+            .collect();
+        assert_eq!(
+            lockouts.len(),
+            2,
+            "one when the delays start, one when login is disabled"
+        );
+
+        // Someone else's officer may not lift it; an officer of alice's department may.
+        let officer = |department: &str| Caller {
+            client: ClientRecord {
+                kind: ClientKind::Station,
+                name: "station".into(),
+                ..terminal()
+            },
+            person: Some(UserRecord {
+                roles: vec![RoleGrant::of_department(Role::RegistrationOfficer, department)],
+                ..alice.clone()
+            }),
+        };
+        let denied = shimon.lift_lockout_as(&officer("sales"), "alice", "asked").unwrap_err();
+        assert_eq!(denied.code(), tonic::Code::PermissionDenied);
+        let details = shimon
+            .lift_lockout_as(&officer("accounts"), "alice", "identity checked in person")
+            .unwrap();
+        assert!(!details.login_disabled);
+        assert!(shimon
+            .attempt(&alice, Some(&genuine), &terminal(), "verify", "")
+            .unwrap());
+        assert_eq!(shimon.store().auth_state("alice").unwrap().consecutive_failures, 0);
     }
 }

@@ -307,6 +307,16 @@ impl Tx<'_> {
     }
 }
 
+/// A record as the store writes it (for tools that read or repair a copy of a store).
+pub fn encode_record<T: Serialize>(record: &T) -> Vec<u8> {
+    encode(record)
+}
+
+/// A record the store wrote, read back (see [`encode_record`]).
+pub fn decode_record<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, StoreError> {
+    decode(what, bytes)
+}
+
 fn encode<T: Serialize>(record: &T) -> Vec<u8> {
     let mut bytes = vec![RECORD_FORMAT];
     // Serialising our own plain structs into a Vec cannot fail.
@@ -449,9 +459,9 @@ impl Store {
         self.flush()
     }
 
-    /// Raw access for tests that tamper with a copy of a store (the audit tree).
-    #[doc(hidden)]
-    pub fn audit_tree_for_tampering(&self) -> &sled::Tree {
+    /// The audit log's tree as stored (position, big-endian, to encoded entry), for tests and
+    /// tools that examine a copy of a store. The server only appends through [`Tx::audit`].
+    pub fn raw_audit_tree(&self) -> &sled::Tree {
         &self.audit
     }
 
