@@ -110,6 +110,9 @@ async fn verify_until_match(agent: &shimon_agent::Agent, user: &str, person: u64
 /// One administrative call, made by whoever holds the station.
 type Call = Box<dyn Fn(Station) -> std::pin::Pin<Box<dyn std::future::Future<Output = tonic::Code> + Send>>>;
 
+/// A call to make as the caller named by the argument.
+type MakeCall = Box<dyn Fn(&str) -> Call>;
+
 fn call<F, Fut>(f: F) -> Call
 where
     F: Fn(Station) -> Fut + 'static,
@@ -247,7 +250,7 @@ async fn every_call_is_allowed_exactly_to_the_roles_of_the_guideline() {
     // (call, who may make it). Allowed calls may still fail for another reason (a user enrolled
     // already, a request that does not exist): what matters here is that the guideline let the
     // caller through, or refused them.
-    let table: Vec<(&str, Vec<&str>, Box<dyn Fn(&str) -> Call>)> = vec![
+    let table: Vec<(&str, Vec<&str>, MakeCall)> = vec![
         (
             "RegisterUser",
             vec!["sa"],
