@@ -106,7 +106,7 @@ async fn a_genuine_finger_is_accepted_and_another_persons_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_users_and_unregistered_clients_are_refused() {
-    let deployment = Deployment::new();
+    let deployment = Deployment::with_admin();
     let server = deployment.start();
     let agent = agent(&deployment, &server).await;
     let finger = capture(101, Finger::RightIndex, 9);
@@ -176,6 +176,21 @@ async fn unknown_users_and_unregistered_clients_are_refused() {
     let as_station = Agent::connect(&deployment.client("station", &server)).await.unwrap();
     let denied = as_station.verify("nobody", Purpose::Email, &finger).await.unwrap_err();
     assert_eq!(rpc_code(&denied), Some(tonic::Code::PermissionDenied), "{denied}");
+
+    // The unregistered certificate was raised to the system administrator, once.
+    let incidents = admin_station(&deployment, &server)
+        .await
+        .administration()
+        .list_incidents(shimon_proto::v1::ListIncidentsRequest { open_only: true })
+        .await
+        .unwrap()
+        .into_inner()
+        .incidents;
+    let refused: Vec<_> = incidents
+        .iter()
+        .filter(|i| i.kind == shimon_proto::v1::IncidentKind::RefusedCertificate as i32)
+        .collect();
+    assert_eq!(refused.len(), 1, "{incidents:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -700,7 +700,14 @@ async fn five_failures_delay_the_next_attempt_even_after_a_restart_until_an_offi
         .await
         .unwrap_err();
     assert_eq!(code(&early), Some(tonic::Code::ResourceExhausted), "{early}");
-    assert!(early.to_string().contains("wait 30 s"), "{early}");
+    let message = early.to_string();
+    let wait_s: u32 = message
+        .split("wait ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("the refusal says how long to wait: {message}"));
+    assert!((20..=30).contains(&wait_s), "the first wait is 30 s: {message}");
 
     drop(agent);
     drop(root);
@@ -758,6 +765,37 @@ async fn five_failures_delay_the_next_attempt_even_after_a_restart_until_an_offi
         .await
         .unwrap();
     assert!(verify_until_match(&agent, "alice", 101, Purpose::Email).await);
+    // Three failures in a row put alice on her department's re-registration list; re-enrolling
+    // her takes her off it.
+    for k in 0..3 {
+        let result = agent
+            .verify("alice", Purpose::Email, &capture(303, Finger::RightIndex, 9 + k))
+            .await
+            .unwrap();
+        assert!(!result.is_match());
+    }
+    let reregistration = || async {
+        root.administration()
+            .list_reregistration(ListReregistrationRequest {
+                department: DEPARTMENT.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .users
+    };
+    let listed = reregistration().await;
+    assert!(
+        listed
+            .iter()
+            .any(|u| u.reregistration_reason.contains("failed attempts")),
+        "{listed:?}"
+    );
+    let policy = CapturePolicy::new(3, 40, Duration::from_secs(5)).unwrap();
+    let mut readers = FingerReaders::simulated(101);
+    let captured = capture_fingers(&mut readers, &FINGERS, &policy, &CancelHandle::new(), &mut |_| {}).unwrap();
+    root.enroll(EnrollMode::Reenroll, "alice", &captured).await.unwrap();
+    assert!(reregistration().await.is_empty(), "re-enrollment clears the flag");
     root.administration()
         .close_incident(IncidentActionRequest {
             id: lockout.id,
@@ -870,4 +908,29 @@ async fn audit_verify_names_the_entry_that_was_altered_removed_or_reordered() {
         assert!(!ok, "{what}: {said}");
         assert!(said.contains(expected), "{what}: {said}");
     }
+
+    // The server checks the chain when it starts and raises a break as an incident.
+    {
+        let store = shimon_server::store::Store::open(&original).unwrap();
+        store.raw_audit_tree().remove(4u64.to_be_bytes()).unwrap();
+        store.flush().unwrap();
+    }
+    let server = deployment.start();
+    let root = admin_station(&deployment, &server).await;
+    let incidents = root
+        .administration()
+        .list_incidents(ListIncidentsRequest { open_only: true })
+        .await
+        .unwrap()
+        .into_inner()
+        .incidents;
+    let broken = incidents
+        .iter()
+        .find(|i| i.kind == IncidentKind::AuditChainBroken as i32)
+        .expect("the broken chain is raised");
+    assert!(
+        broken.description.contains("entry 4 was removed"),
+        "{}",
+        broken.description
+    );
 }
