@@ -65,11 +65,14 @@ pub(crate) struct EdgeTable {
 }
 
 /// The nearest neighbours met so far, each as one key `squared distance << 16 | index`, nearest
-/// first; free places hold [`Nearest::FREE`]. Minutiae sit on whole pixels, so squared distances
-/// within reach are small whole numbers, and keys order by distance and then by index, which keeps
-/// the result deterministic while each step is one integer comparison.
+/// first, `len` of them. Minutiae sit on whole pixels, so squared distances within reach are small
+/// whole numbers, and keys order by distance and then by index, which keeps the result
+/// deterministic while each step is one integer comparison.
 #[derive(Debug, Clone, Copy)]
-struct Nearest([u32; NEIGHBOURS_PER_MINUTIA]);
+struct Nearest {
+    keys: [u32; NEIGHBOURS_PER_MINUTIA],
+    len: usize,
+}
 
 /// The largest squared distance between two minutiae joined by an edge, px².
 const MAX_SQUARED_LENGTH: u32 = (MAX_EDGE_LENGTH_PX * MAX_EDGE_LENGTH_PX) as u32;
@@ -79,34 +82,48 @@ const _: () = assert!(
 );
 
 impl Nearest {
-    const FREE: u32 = u32::MAX;
-    const EMPTY: Self = Self([Self::FREE; NEIGHBOURS_PER_MINUTIA]);
+    const EMPTY: Self = Self {
+        keys: [u32::MAX; NEIGHBOURS_PER_MINUTIA],
+        len: 0,
+    };
 
-    fn offer(&mut self, squared_distance: u32, index: u16) {
-        let key = squared_distance << 16 | u32::from(index);
-        let last = NEIGHBOURS_PER_MINUTIA - 1;
-        if key >= self.0[last] {
-            return;
+    /// The largest squared distance a new neighbour may have and still get in, px².
+    #[inline]
+    fn reach(&self) -> u32 {
+        if self.len < NEIGHBOURS_PER_MINUTIA {
+            MAX_SQUARED_LENGTH
+        } else {
+            self.keys[NEIGHBOURS_PER_MINUTIA - 1] >> 16
         }
-        let mut at = last;
-        while at > 0 && self.0[at - 1] > key {
-            self.0[at] = self.0[at - 1];
-            at -= 1;
-        }
-        self.0[at] = key;
     }
 
-    /// `(squared distance, index)` of each neighbour, nearest first.
-    fn neighbours(&self) -> impl Iterator<Item = (u32, usize)> + '_ {
-        self.0
-            .iter()
-            .take_while(|&&key| key != Self::FREE)
-            .map(|&key| (key >> 16, (key & 0xffff) as usize))
+    /// Takes in `key` if there is a free place or it is smaller than the largest key kept.
+    #[inline]
+    fn offer(&mut self, key: u32) {
+        let mut at = if self.len < NEIGHBOURS_PER_MINUTIA {
+            self.len += 1;
+            self.len - 1
+        } else if key < self.keys[NEIGHBOURS_PER_MINUTIA - 1] {
+            NEIGHBOURS_PER_MINUTIA - 1
+        } else {
+            return;
+        };
+        while at > 0 && self.keys[at - 1] > key {
+            self.keys[at] = self.keys[at - 1];
+            at -= 1;
+        }
+        self.keys[at] = key;
+    }
+
+    /// The keys kept, nearest first.
+    fn keys(&self) -> &[u32] {
+        &self.keys[..self.len]
     }
 }
 
 impl EdgeTable {
     pub fn new(template: &Template) -> Self {
+        let n = template.minutiae.len();
         let points: Vec<Point> = template
             .minutiae
             .iter()
@@ -116,28 +133,54 @@ impl EdgeTable {
                 angle: m.angle,
             })
             .collect();
-        // Each pair's distance is computed once and offered to both minutiae.
-        let mut near = vec![Nearest::EMPTY; points.len()];
-        for (i, a) in template.minutiae.iter().enumerate() {
-            for (j, b) in template.minutiae.iter().enumerate().skip(i + 1) {
-                // In 64 bits: any two u16 positions fit, far-apart ones included.
-                let (dx, dy) = (u64::from(a.x.abs_diff(b.x)), u64::from(a.y.abs_diff(b.y)));
-                let squared = dx * dx + dy * dy;
-                if squared <= u64::from(MAX_SQUARED_LENGTH) {
-                    near[i].offer(squared as u32, j as u16);
-                    near[j].offer(squared as u32, i as u16);
+        // The minutiae from top to bottom (extraction already stores them so, which makes this
+        // sort a single check), so that each minutia's search can walk outwards from it, nearest
+        // rows first, and stop where the rows get too far away: the neighbours then arrive
+        // roughly nearest first, and each is put in its place with hardly a shift.
+        let mut by_row: Vec<(i32, i32, u16)> = template
+            .minutiae
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (i32::from(m.y), i32::from(m.x), i as u16))
+            .collect();
+        by_row.sort_unstable();
+        let mut rank = vec![0u16; n];
+        for (r, &(_, _, i)) in by_row.iter().enumerate() {
+            rank[i as usize] = r as u16;
+        }
+        let mut edges = Vec::with_capacity(n * NEIGHBOURS_PER_MINUTIA);
+        let mut starts = Vec::with_capacity(n + 1);
+        for (a, &r) in points.iter().zip(&rank) {
+            let r = usize::from(r);
+            let (ay, ax, _) = by_row[r];
+            let mut near = Nearest::EMPTY;
+            // Rows below, then rows above, each side until its rows are too far away to hold a
+            // nearer neighbour than the worst one kept (or to be within reach at all).
+            for &(y, x, j) in &by_row[r + 1..] {
+                let dy2 = ((y - ay) * (y - ay)) as u32;
+                if dy2 > near.reach() {
+                    break;
+                }
+                let squared = dy2 + ((x - ax) * (x - ax)) as u32;
+                if squared <= MAX_SQUARED_LENGTH {
+                    near.offer(squared << 16 | u32::from(j));
                 }
             }
-        }
-        let mut edges = Vec::with_capacity(points.len() * NEIGHBOURS_PER_MINUTIA);
-        let mut starts = Vec::with_capacity(points.len() + 1);
-        for (a, nearest) in points.iter().zip(&near) {
+            for &(y, x, j) in by_row[..r].iter().rev() {
+                let dy2 = ((y - ay) * (y - ay)) as u32;
+                if dy2 > near.reach() {
+                    break;
+                }
+                let squared = dy2 + ((x - ax) * (x - ax)) as u32;
+                if squared <= MAX_SQUARED_LENGTH {
+                    near.offer(squared << 16 | u32::from(j));
+                }
+            }
             starts.push(edges.len() as u32);
-            edges.extend(
-                nearest
-                    .neighbours()
-                    .map(|(squared, j)| edge(a, &points[j], j, (squared as f32).sqrt())),
-            );
+            for &key in near.keys() {
+                let (squared, j) = (key >> 16, (key & 0xffff) as usize);
+                edges.push(edge(a, &points[j], j, (squared as f32).sqrt()));
+            }
         }
         starts.push(edges.len() as u32);
         Self { points, edges, starts }
@@ -191,14 +234,25 @@ pub(crate) fn edge_mismatch(p: &Edge, c: &Edge) -> Option<f32> {
     Some(dl / tl + (da + db) as f32 / tolerance as f32)
 }
 
-/// The edges of a template filed by length and by the two relative angles, so that an edge of the
+/// The edges of a template filed by the two relative angles and by length, so that an edge of the
 /// other template finds the edges it may match by looking in a few neighbouring bins instead of
-/// comparing against every edge.
+/// comparing against every edge. The bins of one pair of angle bins follow each other by length,
+/// so a whole range of lengths is one run of entries.
 #[derive(Debug, Clone)]
 pub(crate) struct EdgeIndex {
-    /// `entries[offsets[b]..offsets[b + 1]]` are the edges in bin `b`, each with the minutia it leaves.
+    /// `entries[offsets[b]..offsets[b + 1]]` are the edges in bin `b`.
     offsets: Vec<u32>,
-    entries: Vec<(u16, Edge)>,
+    entries: Vec<IndexedEdge>,
+}
+
+/// An edge as the index keeps it: with the minutia it leaves, packed into 12 bytes.
+#[derive(Debug, Clone, Copy)]
+struct IndexedEdge {
+    length: f32,
+    from_angle: Turn,
+    to_angle: Turn,
+    from: u16,
+    to: u16,
 }
 
 const ANGLE_BINS: usize = 8;
@@ -208,16 +262,20 @@ const _: () = assert!(
     "an angle and its tolerance must span at most two bins"
 );
 
-fn length_bins() -> usize {
-    (MAX_EDGE_LENGTH_PX / EDGE_INDEX_LENGTH_BIN_PX).ceil() as usize + 1
-}
+/// Number of length bins: the last one also holds everything longer.
+const LENGTH_BINS: usize = (MAX_EDGE_LENGTH_PX / EDGE_INDEX_LENGTH_BIN_PX) as usize + 2;
 
 fn length_bin(length: f32) -> usize {
-    ((length.max(0.0) / EDGE_INDEX_LENGTH_BIN_PX) as usize).min(length_bins() - 1)
+    ((length.max(0.0) / EDGE_INDEX_LENGTH_BIN_PX) as usize).min(LENGTH_BINS - 1)
 }
 
 fn angle_bin(angle: Turn) -> usize {
     (u32::from(angle) / ANGLE_BIN_TURNS) as usize
+}
+
+/// The first bin of the run of length bins of a pair of angle bins.
+fn angle_cell(from: usize, to: usize) -> usize {
+    (from * ANGLE_BINS + to) * LENGTH_BINS
 }
 
 /// The one or two angle bins that hold the angles within tolerance of `angle`.
@@ -229,10 +287,8 @@ fn angle_bins_around(angle: Turn) -> ([usize; 2], usize) {
 
 impl EdgeIndex {
     pub fn new(table: &EdgeTable) -> Self {
-        let bins = length_bins() * ANGLE_BINS * ANGLE_BINS;
-        let bin_of = |e: &Edge| {
-            (length_bin(e.length) * ANGLE_BINS + angle_bin(e.from_angle)) * ANGLE_BINS + angle_bin(e.to_angle)
-        };
+        let bins = ANGLE_BINS * ANGLE_BINS * LENGTH_BINS;
+        let bin_of = |e: &Edge| angle_cell(angle_bin(e.from_angle), angle_bin(e.to_angle)) + length_bin(e.length);
         let mut counts = vec![0u32; bins + 1];
         for edges in table.all_edges() {
             for e in edges.iter().take(ROOT_NEIGHBOURS) {
@@ -243,20 +299,24 @@ impl EdgeIndex {
             counts[b + 1] += counts[b];
         }
         let mut fill = counts.clone();
-        let placeholder = (
-            0,
-            Edge {
-                to: 0,
-                length: 0.0,
-                from_angle: 0,
-                to_angle: 0,
-            },
-        );
+        let placeholder = IndexedEdge {
+            length: 0.0,
+            from_angle: 0,
+            to_angle: 0,
+            from: 0,
+            to: 0,
+        };
         let mut entries = vec![placeholder; counts[bins] as usize];
         for (i, edges) in table.all_edges().enumerate() {
             for e in edges.iter().take(ROOT_NEIGHBOURS) {
                 let b = bin_of(e);
-                entries[fill[b] as usize] = (i as u16, *e);
+                entries[fill[b] as usize] = IndexedEdge {
+                    length: e.length,
+                    from_angle: e.from_angle,
+                    to_angle: e.to_angle,
+                    from: i as u16,
+                    to: e.to,
+                };
                 fill[b] += 1;
             }
         }
@@ -266,20 +326,27 @@ impl EdgeIndex {
         }
     }
 
-    /// Calls `visit(minutia, its edge)` for every indexed edge that may match `edge`.
+    /// Calls `visit(probe minutia, its neighbour, closeness)` for every indexed edge that matches
+    /// `edge`, where closeness is [`MAX_EDGE_MISMATCH`] less the [`edge_mismatch`] of the two.
     #[inline]
-    fn for_each_near(&self, edge: &Edge, mut visit: impl FnMut(u16, &Edge)) {
+    fn for_each_match(&self, edge: &Edge, mut visit: impl FnMut(u16, u16, f32)) {
         let tol = length_tolerance(edge.length);
         let (lo, hi) = (length_bin(edge.length - tol), length_bin(edge.length + tol));
         let (from_bins, from_count) = angle_bins_around(edge.from_angle);
         let (to_bins, to_count) = angle_bins_around(edge.to_angle);
-        for l in lo..=hi {
-            for &a in &from_bins[..from_count] {
-                let row = (l * ANGLE_BINS + a) * ANGLE_BINS;
-                for &b in &to_bins[..to_count] {
-                    let (start, end) = (self.offsets[row + b], self.offsets[row + b + 1]);
-                    for (i, e) in &self.entries[start as usize..end as usize] {
-                        visit(*i, e);
+        for &a in &from_bins[..from_count] {
+            for &b in &to_bins[..to_count] {
+                let cell = angle_cell(a, b);
+                let (start, end) = (self.offsets[cell + lo], self.offsets[cell + hi + 1]);
+                for e in &self.entries[start as usize..end as usize] {
+                    let probe_edge = Edge {
+                        to: e.to,
+                        length: e.length,
+                        from_angle: e.from_angle,
+                        to_angle: e.to_angle,
+                    };
+                    if let Some(m) = edge_mismatch(&probe_edge, edge) {
+                        visit(e.from, e.to, MAX_EDGE_MISMATCH - m);
                     }
                 }
             }
@@ -300,30 +367,29 @@ pub(crate) fn root_pairs(
     support.resize(probe_count * nc, 0.0);
     for (j, edges) in candidate.all_edges().enumerate() {
         for f in edges.iter().take(ROOT_NEIGHBOURS) {
-            index.for_each_near(f, |i, e| {
-                if let Some(m) = edge_mismatch(e, f) {
-                    let closeness = MAX_EDGE_MISMATCH - m;
-                    support[i as usize * nc + j] += closeness;
-                    support[e.to as usize * nc + f.to as usize] += closeness;
-                }
+            index.for_each_match(f, |i, to, closeness| {
+                support[i as usize * nc + j] += closeness;
+                support[to as usize * nc + f.to as usize] += closeness;
             });
         }
     }
-    let mut scored: Vec<(f32, u16, u16)> = Vec::new();
+    // Each pair as one key that orders by support, strongest first, then by probe and candidate
+    // minutia: positive floats order as their bits do.
+    let mut scored: Vec<u64> = Vec::new();
     for (i, row) in support.chunks_exact(nc.max(1)).enumerate() {
         for (j, &s) in row.iter().enumerate() {
             if s > 0.0 {
-                scored.push((s, i as u16, j as u16));
+                scored.push(u64::from(!s.to_bits()) << 32 | (i as u64) << 16 | j as u64);
             }
         }
     }
     let keep = ROOT_CANDIDATES.min(scored.len());
     if keep > 0 && keep < scored.len() {
-        scored.select_nth_unstable_by(keep - 1, |a, b| b.0.total_cmp(&a.0));
+        scored.select_nth_unstable(keep - 1);
         scored.truncate(keep);
     }
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
-    scored.into_iter().map(|(_, i, j)| (i, j)).collect()
+    scored.sort_unstable();
+    scored.into_iter().map(|key| ((key >> 16) as u16, key as u16)).collect()
 }
 
 #[cfg(test)]
