@@ -10,6 +10,7 @@ use crate::params::{
     MAX_EDGE_LENGTH_PX, NEIGHBOURS_PER_MINUTIA, ROOT_CANDIDATES, ROOT_NEIGHBOURS,
 };
 use crate::Template;
+use std::collections::BinaryHeap;
 use std::f32::consts::TAU;
 
 /// An angle in 1/65536ths of a full turn: differences wrap around for free, which keeps the
@@ -65,59 +66,51 @@ pub(crate) struct EdgeTable {
 }
 
 /// The nearest neighbours met so far, each as one key `squared distance << 16 | index`, nearest
-/// first, `len` of them. Minutiae sit on whole pixels, so squared distances within reach are small
-/// whole numbers, and keys order by distance and then by index, which keeps the result
-/// deterministic while each step is one integer comparison.
+/// first; free places hold [`Nearest::FREE`], which sorts after every key. Minutiae sit on whole
+/// pixels, so squared distances within reach are small whole numbers, and keys order by distance
+/// and then by index, which keeps the result deterministic while each step is one integer
+/// comparison.
 #[derive(Debug, Clone, Copy)]
-struct Nearest {
-    keys: [u32; NEIGHBOURS_PER_MINUTIA],
-    len: usize,
-}
+struct Nearest([i32; NEIGHBOURS_PER_MINUTIA]);
 
 /// The largest squared distance between two minutiae joined by an edge, px².
-const MAX_SQUARED_LENGTH: u32 = (MAX_EDGE_LENGTH_PX * MAX_EDGE_LENGTH_PX) as u32;
+const MAX_SQUARED_LENGTH: i32 = (MAX_EDGE_LENGTH_PX * MAX_EDGE_LENGTH_PX) as i32;
 const _: () = assert!(
     MAX_SQUARED_LENGTH < 1 << 15,
-    "squared edge lengths must fit above the index in a key"
+    "squared edge lengths must fit above the index in a positive key"
 );
 
 impl Nearest {
-    const EMPTY: Self = Self {
-        keys: [u32::MAX; NEIGHBOURS_PER_MINUTIA],
-        len: 0,
-    };
+    const FREE: i32 = i32::MAX;
+    const EMPTY: Self = Self([Self::FREE; NEIGHBOURS_PER_MINUTIA]);
 
     /// The largest squared distance a new neighbour may have and still get in, px².
     #[inline]
-    fn reach(&self) -> u32 {
-        if self.len < NEIGHBOURS_PER_MINUTIA {
-            MAX_SQUARED_LENGTH
-        } else {
-            self.keys[NEIGHBOURS_PER_MINUTIA - 1] >> 16
-        }
+    fn reach(&self) -> i32 {
+        (self.0[NEIGHBOURS_PER_MINUTIA - 1] >> 16).min(MAX_SQUARED_LENGTH)
     }
 
-    /// Takes in `key` if there is a free place or it is smaller than the largest key kept.
+    /// Takes in `key` if it is smaller than the largest key kept (or there is a free place).
+    ///
+    /// Without a branch: place `k` of the merged list is the smaller of the old place and the key,
+    /// but at least the old place before it. Neighbours arrive in no predictable order, and a
+    /// mispredicted branch per offer used to cost more than these few vector operations.
     #[inline]
-    fn offer(&mut self, key: u32) {
-        let mut at = if self.len < NEIGHBOURS_PER_MINUTIA {
-            self.len += 1;
-            self.len - 1
-        } else if key < self.keys[NEIGHBOURS_PER_MINUTIA - 1] {
-            NEIGHBOURS_PER_MINUTIA - 1
-        } else {
+    fn offer(&mut self, key: i32) {
+        if key >= self.0[NEIGHBOURS_PER_MINUTIA - 1] {
             return;
-        };
-        while at > 0 && self.keys[at - 1] > key {
-            self.keys[at] = self.keys[at - 1];
-            at -= 1;
         }
-        self.keys[at] = key;
+        let mut before = [i32::MIN; NEIGHBOURS_PER_MINUTIA];
+        before[1..].copy_from_slice(&self.0[..NEIGHBOURS_PER_MINUTIA - 1]);
+        for (place, before) in self.0.iter_mut().zip(before) {
+            let smaller = if key < *place { key } else { *place };
+            *place = if smaller > before { smaller } else { before };
+        }
     }
 
     /// The keys kept, nearest first.
-    fn keys(&self) -> &[u32] {
-        &self.keys[..self.len]
+    fn keys(&self) -> impl Iterator<Item = i32> + '_ {
+        self.0.iter().copied().take_while(|&key| key != Self::FREE)
     }
 }
 
@@ -137,11 +130,11 @@ impl EdgeTable {
         // sort a single check), so that each minutia's search can walk outwards from it, nearest
         // rows first, and stop where the rows get too far away: the neighbours then arrive
         // roughly nearest first, and each is put in its place with hardly a shift.
-        let mut by_row: Vec<(i32, i32, u16)> = template
+        let mut by_row: Vec<(i32, i32, i32)> = template
             .minutiae
             .iter()
             .enumerate()
-            .map(|(i, m)| (i32::from(m.y), i32::from(m.x), i as u16))
+            .map(|(i, m)| (i32::from(m.y), i32::from(m.x), i as i32))
             .collect();
         by_row.sort_unstable();
         let mut rank = vec![0u16; n];
@@ -155,29 +148,33 @@ impl EdgeTable {
             let (ay, ax, _) = by_row[r];
             let mut near = Nearest::EMPTY;
             // Rows below, then rows above, each side until its rows are too far away to hold a
-            // nearer neighbour than the worst one kept (or to be within reach at all).
-            for &(y, x, j) in &by_row[r + 1..] {
-                let dy2 = ((y - ay) * (y - ay)) as u32;
+            // nearer neighbour than the worst one kept (or to be within reach at all). One out of
+            // reach is offered as a free place, which changes nothing.
+            let offer = |near: &mut Nearest, (y, x, j): (i32, i32, i32)| -> bool {
+                let dy2 = (y - ay) * (y - ay);
                 if dy2 > near.reach() {
-                    break;
+                    return false;
                 }
-                let squared = dy2 + ((x - ax) * (x - ax)) as u32;
-                if squared <= MAX_SQUARED_LENGTH {
-                    near.offer(squared << 16 | u32::from(j));
+                let squared = dy2 + (x - ax) * (x - ax);
+                near.offer(if squared <= MAX_SQUARED_LENGTH {
+                    squared << 16 | j
+                } else {
+                    Nearest::FREE
+                });
+                true
+            };
+            for &other in &by_row[r + 1..] {
+                if !offer(&mut near, other) {
+                    break;
                 }
             }
-            for &(y, x, j) in by_row[..r].iter().rev() {
-                let dy2 = ((y - ay) * (y - ay)) as u32;
-                if dy2 > near.reach() {
+            for &other in by_row[..r].iter().rev() {
+                if !offer(&mut near, other) {
                     break;
-                }
-                let squared = dy2 + ((x - ax) * (x - ax)) as u32;
-                if squared <= MAX_SQUARED_LENGTH {
-                    near.offer(squared << 16 | u32::from(j));
                 }
             }
             starts.push(edges.len() as u32);
-            for &key in near.keys() {
+            for key in near.keys() {
                 let (squared, j) = (key >> 16, (key & 0xffff) as usize);
                 edges.push(edge(a, &points[j], j, (squared as f32).sqrt()));
             }
@@ -220,15 +217,16 @@ pub(crate) const MAX_EDGE_MISMATCH: f32 = 3.0;
 /// How badly two edges disagree, 0 for identical, or `None` if they do not match at all.
 #[inline]
 pub(crate) fn edge_mismatch(p: &Edge, c: &Edge) -> Option<f32> {
-    let dl = (p.length - c.length).abs();
-    let tl = length_tolerance(p.length.min(c.length));
-    if dl > tl {
-        return None;
-    }
     let tolerance = ANGLE_TOLERANCE_TURNS;
     let da = turn_gap(p.from_angle, c.from_angle);
     let db = turn_gap(p.to_angle, c.to_angle);
+    // The angles first: whole numbers, and most edges that fail, fail there.
     if da > tolerance || db > tolerance {
+        return None;
+    }
+    let dl = (p.length - c.length).abs();
+    let tl = length_tolerance(p.length.min(c.length));
+    if dl > tl {
         return None;
     }
     Some(dl / tl + (da + db) as f32 / tolerance as f32)
@@ -257,10 +255,7 @@ struct IndexedEdge {
 
 const ANGLE_BINS: usize = 8;
 const ANGLE_BIN_TURNS: u32 = 65536 / ANGLE_BINS as u32;
-const _: () = assert!(
-    (ANGLE_TOLERANCE_TURNS as u32) * 2 < ANGLE_BIN_TURNS,
-    "an angle and its tolerance must span at most two bins"
-);
+const _: () = assert!(ANGLE_BINS.is_power_of_two(), "angle bins must wrap around with a mask");
 
 /// Number of length bins: the last one also holds everything longer.
 const LENGTH_BINS: usize = (MAX_EDGE_LENGTH_PX / EDGE_INDEX_LENGTH_BIN_PX) as usize + 2;
@@ -278,11 +273,12 @@ fn angle_cell(from: usize, to: usize) -> usize {
     (from * ANGLE_BINS + to) * LENGTH_BINS
 }
 
-/// The one or two angle bins that hold the angles within tolerance of `angle`.
-fn angle_bins_around(angle: Turn) -> ([usize; 2], usize) {
+/// The angle bins that hold the angles within tolerance of `angle`: `count` bins from `first` on,
+/// wrapping around.
+fn angle_bins_around(angle: Turn) -> (usize, usize) {
     let first = angle_bin(angle.wrapping_sub(ANGLE_TOLERANCE_TURNS));
     let last = angle_bin(angle.wrapping_add(ANGLE_TOLERANCE_TURNS));
-    ([first, last], if first == last { 1 } else { 2 })
+    (first, (last.wrapping_sub(first) & (ANGLE_BINS - 1)) + 1)
 }
 
 impl EdgeIndex {
@@ -332,11 +328,11 @@ impl EdgeIndex {
     fn for_each_match(&self, edge: &Edge, mut visit: impl FnMut(u16, u16, f32)) {
         let tol = length_tolerance(edge.length);
         let (lo, hi) = (length_bin(edge.length - tol), length_bin(edge.length + tol));
-        let (from_bins, from_count) = angle_bins_around(edge.from_angle);
-        let (to_bins, to_count) = angle_bins_around(edge.to_angle);
-        for &a in &from_bins[..from_count] {
-            for &b in &to_bins[..to_count] {
-                let cell = angle_cell(a, b);
+        let (from_first, from_count) = angle_bins_around(edge.from_angle);
+        let (to_first, to_count) = angle_bins_around(edge.to_angle);
+        for a in from_first..from_first + from_count {
+            for b in to_first..to_first + to_count {
+                let cell = angle_cell(a & (ANGLE_BINS - 1), b & (ANGLE_BINS - 1));
                 let (start, end) = (self.offsets[cell + lo], self.offsets[cell + hi + 1]);
                 for e in &self.entries[start as usize..end as usize] {
                     let probe_edge = Edge {
@@ -374,22 +370,27 @@ pub(crate) fn root_pairs(
         }
     }
     // Each pair as one key that orders by support, strongest first, then by probe and candidate
-    // minutia: positive floats order as their bits do.
-    let mut scored: Vec<u64> = Vec::new();
+    // minutia (positive floats order as their bits do). The best keys are kept in a heap whose
+    // top is the worst of them: after the first few rows most pairs fail one comparison with it.
+    let mut best: BinaryHeap<u64> = BinaryHeap::with_capacity(ROOT_CANDIDATES + 1);
     for (i, row) in support.chunks_exact(nc.max(1)).enumerate() {
         for (j, &s) in row.iter().enumerate() {
             if s > 0.0 {
-                scored.push(u64::from(!s.to_bits()) << 32 | (i as u64) << 16 | j as u64);
+                let key = u64::from(!s.to_bits()) << 32 | (i as u64) << 16 | j as u64;
+                if best.len() < ROOT_CANDIDATES {
+                    best.push(key);
+                } else if let Some(mut worst) = best.peek_mut() {
+                    if key < *worst {
+                        *worst = key;
+                    }
+                }
             }
         }
     }
-    let keep = ROOT_CANDIDATES.min(scored.len());
-    if keep > 0 && keep < scored.len() {
-        scored.select_nth_unstable(keep - 1);
-        scored.truncate(keep);
-    }
-    scored.sort_unstable();
-    scored.into_iter().map(|key| ((key >> 16) as u16, key as u16)).collect()
+    best.into_sorted_vec()
+        .into_iter()
+        .map(|key| ((key >> 16) as u16, key as u16))
+        .collect()
 }
 
 #[cfg(test)]
