@@ -221,7 +221,7 @@ pub(crate) fn edge_mismatch(p: &Edge, c: &Edge) -> Option<f32> {
     let da = turn_gap(p.from_angle, c.from_angle);
     let db = turn_gap(p.to_angle, c.to_angle);
     // The angles first: whole numbers, and most edges that fail, fail there.
-    if da > tolerance || db > tolerance {
+    if (da > tolerance) | (db > tolerance) {
         return None;
     }
     let dl = (p.length - c.length).abs();
@@ -370,25 +370,26 @@ pub(crate) fn root_pairs(
         }
     }
     // Each pair as one key that orders by support, strongest first, then by probe and candidate
-    // minutia (positive floats order as their bits do). The best keys are kept in a heap whose
-    // top is the worst of them: after the first few rows most pairs fail one comparison with it.
+    // minutia (positive floats order as their bits do, and a pair without support gets a key
+    // after all others). The best keys are kept in a heap whose top is the worst of them: after
+    // the first few rows most pairs fail one comparison with it, a branch the processor predicts
+    // well, where testing each pair for support first would be a coin toss.
     let mut best: BinaryHeap<u64> = BinaryHeap::with_capacity(ROOT_CANDIDATES + 1);
     for (i, row) in support.chunks_exact(nc.max(1)).enumerate() {
         for (j, &s) in row.iter().enumerate() {
-            if s > 0.0 {
-                let key = u64::from(!s.to_bits()) << 32 | (i as u64) << 16 | j as u64;
-                if best.len() < ROOT_CANDIDATES {
-                    best.push(key);
-                } else if let Some(mut worst) = best.peek_mut() {
-                    if key < *worst {
-                        *worst = key;
-                    }
+            let key = u64::from(!s.to_bits()) << 32 | (i as u64) << 16 | j as u64;
+            if best.len() < ROOT_CANDIDATES {
+                best.push(key);
+            } else if let Some(mut worst) = best.peek_mut() {
+                if key < *worst {
+                    *worst = key;
                 }
             }
         }
     }
     best.into_sorted_vec()
         .into_iter()
+        .take_while(|&key| key >> 32 != u64::from(!0f32.to_bits()))
         .map(|key| ((key >> 16) as u16, key as u16))
         .collect()
 }
