@@ -3,7 +3,7 @@
 //! paired minutia to an unpaired one. Because every step only compares nearby minutiae, the pairing
 //! bends with the skin's elastic distortion instead of demanding one rigid alignment of the prints.
 
-use crate::pairing::{edge_mismatch, length_tolerance, Edge, EdgeTable, MAX_EDGE_MISMATCH};
+use crate::pairing::{edge_mismatch, Edge, EdgeTable, MAX_EDGE_MISMATCH};
 use crate::params::{MIN_AGREEING_EDGES, MIN_PAIRS_BEFORE_CONFIRMATION, SUPPORT_CLOSENESS_EXPONENT};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -64,17 +64,11 @@ pub(crate) fn grow(probe: &EdgeTable, candidate: &EdgeTable, root: (u16, u16), s
         scratch.candidate_to_probe[c as usize] = p;
         pairing.pairs.push((p, c));
         pairing.support += support;
-        // Offer every edge leaving the new pair that agrees in both prints.
-        let mut k = 0;
+        // Offer every edge leaving the new pair that agrees in both prints. Every edge against
+        // every edge, 12 by 12: fixed loops whose rare matches the processor predicts well, where
+        // a window by length had loops of unpredictable length.
         for e in pe {
-            let tol = length_tolerance(e.length);
-            while k < ce.len() && ce[k].length < e.length - tol {
-                k += 1;
-            }
-            for f in &ce[k..] {
-                if f.length > e.length + tol {
-                    break;
-                }
+            for f in ce {
                 let Some(m) = edge_mismatch(e, f) else { continue };
                 let (pt, ct) = (
                     scratch.probe_to_candidate[e.to as usize],
