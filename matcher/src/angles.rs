@@ -34,13 +34,10 @@ pub(crate) fn fast_atan2(y: f32, x: f32) -> f32 {
     // atan on [0, 1] by a minimax polynomial, then unfolded to the full circle.
     let t = ax.min(ay) / ax.max(ay);
     let t2 = t * t;
-    let mut a = t * (0.999_866 + t2 * (-0.330_299_5 + t2 * (0.180_141 + t2 * (-0.085_133 + t2 * 0.020_835_1))));
-    if ay > ax {
-        a = FRAC_PI_2 - a;
-    }
-    if x < 0.0 {
-        a = PI - a;
-    }
+    let a = t * (0.999_866 + t2 * (-0.330_299_5 + t2 * (0.180_141 + t2 * (-0.085_133 + t2 * 0.020_835_1))));
+    // Selections rather than branches: the octant of an edge is anyone's guess.
+    let a = if ay > ax { FRAC_PI_2 - a } else { a };
+    let a = if x < 0.0 { PI - a } else { a };
     if y < 0.0 {
         -a
     } else {

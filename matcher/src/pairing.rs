@@ -10,6 +10,7 @@ use crate::params::{
     MAX_EDGE_LENGTH_PX, NEIGHBOURS_PER_MINUTIA, ROOT_CANDIDATES, ROOT_NEIGHBOURS,
 };
 use crate::Template;
+use std::collections::BinaryHeap;
 use std::f32::consts::TAU;
 
 /// An angle in 1/65536ths of a full turn: differences wrap around for free, which keeps the
@@ -65,48 +66,57 @@ pub(crate) struct EdgeTable {
 }
 
 /// The nearest neighbours met so far, each as one key `squared distance << 16 | index`, nearest
-/// first; free places hold [`Nearest::FREE`]. Minutiae sit on whole pixels, so squared distances
-/// within reach are small whole numbers, and keys order by distance and then by index, which keeps
-/// the result deterministic while each step is one integer comparison.
+/// first; free places hold [`Nearest::FREE`], which sorts after every key. Minutiae sit on whole
+/// pixels, so squared distances within reach are small whole numbers, and keys order by distance
+/// and then by index, which keeps the result deterministic while each step is one integer
+/// comparison.
 #[derive(Debug, Clone, Copy)]
-struct Nearest([u32; NEIGHBOURS_PER_MINUTIA]);
+struct Nearest([i32; NEIGHBOURS_PER_MINUTIA]);
 
 /// The largest squared distance between two minutiae joined by an edge, px².
-const MAX_SQUARED_LENGTH: u32 = (MAX_EDGE_LENGTH_PX * MAX_EDGE_LENGTH_PX) as u32;
+const MAX_SQUARED_LENGTH: i32 = (MAX_EDGE_LENGTH_PX * MAX_EDGE_LENGTH_PX) as i32;
 const _: () = assert!(
     MAX_SQUARED_LENGTH < 1 << 15,
-    "squared edge lengths must fit above the index in a key"
+    "squared edge lengths must fit above the index in a positive key"
 );
 
 impl Nearest {
-    const FREE: u32 = u32::MAX;
+    const FREE: i32 = i32::MAX;
     const EMPTY: Self = Self([Self::FREE; NEIGHBOURS_PER_MINUTIA]);
 
-    fn offer(&mut self, squared_distance: u32, index: u16) {
-        let key = squared_distance << 16 | u32::from(index);
-        let last = NEIGHBOURS_PER_MINUTIA - 1;
-        if key >= self.0[last] {
-            return;
-        }
-        let mut at = last;
-        while at > 0 && self.0[at - 1] > key {
-            self.0[at] = self.0[at - 1];
-            at -= 1;
-        }
-        self.0[at] = key;
+    /// The largest squared distance a new neighbour may have and still get in, px².
+    #[inline]
+    fn reach(&self) -> i32 {
+        (self.0[NEIGHBOURS_PER_MINUTIA - 1] >> 16).min(MAX_SQUARED_LENGTH)
     }
 
-    /// `(squared distance, index)` of each neighbour, nearest first.
-    fn neighbours(&self) -> impl Iterator<Item = (u32, usize)> + '_ {
-        self.0
-            .iter()
-            .take_while(|&&key| key != Self::FREE)
-            .map(|&key| (key >> 16, (key & 0xffff) as usize))
+    /// Takes in `key` if it is smaller than the largest key kept (or there is a free place).
+    ///
+    /// Without a branch: place `k` of the merged list is the smaller of the old place and the key,
+    /// but at least the old place before it. Neighbours arrive in no predictable order, and a
+    /// mispredicted branch per offer used to cost more than these few vector operations.
+    #[inline]
+    fn offer(&mut self, key: i32) {
+        if key >= self.0[NEIGHBOURS_PER_MINUTIA - 1] {
+            return;
+        }
+        let mut before = [i32::MIN; NEIGHBOURS_PER_MINUTIA];
+        before[1..].copy_from_slice(&self.0[..NEIGHBOURS_PER_MINUTIA - 1]);
+        for (place, before) in self.0.iter_mut().zip(before) {
+            let smaller = if key < *place { key } else { *place };
+            *place = if smaller > before { smaller } else { before };
+        }
+    }
+
+    /// The keys kept, nearest first.
+    fn keys(&self) -> impl Iterator<Item = i32> + '_ {
+        self.0.iter().copied().take_while(|&key| key != Self::FREE)
     }
 }
 
 impl EdgeTable {
     pub fn new(template: &Template) -> Self {
+        let n = template.minutiae.len();
         let points: Vec<Point> = template
             .minutiae
             .iter()
@@ -116,28 +126,58 @@ impl EdgeTable {
                 angle: m.angle,
             })
             .collect();
-        // Each pair's distance is computed once and offered to both minutiae.
-        let mut near = vec![Nearest::EMPTY; points.len()];
-        for (i, a) in template.minutiae.iter().enumerate() {
-            for (j, b) in template.minutiae.iter().enumerate().skip(i + 1) {
-                // In 64 bits: any two u16 positions fit, far-apart ones included.
-                let (dx, dy) = (u64::from(a.x.abs_diff(b.x)), u64::from(a.y.abs_diff(b.y)));
-                let squared = dx * dx + dy * dy;
-                if squared <= u64::from(MAX_SQUARED_LENGTH) {
-                    near[i].offer(squared as u32, j as u16);
-                    near[j].offer(squared as u32, i as u16);
+        // The minutiae from top to bottom (extraction already stores them so, which makes this
+        // sort a single check), so that each minutia's search can walk outwards from it, nearest
+        // rows first, and stop where the rows get too far away: the neighbours then arrive
+        // roughly nearest first, and each is put in its place with hardly a shift.
+        let mut by_row: Vec<(i32, i32, i32)> = template
+            .minutiae
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (i32::from(m.y), i32::from(m.x), i as i32))
+            .collect();
+        by_row.sort_unstable();
+        let mut rank = vec![0u16; n];
+        for (r, &(_, _, i)) in by_row.iter().enumerate() {
+            rank[i as usize] = r as u16;
+        }
+        let mut edges = Vec::with_capacity(n * NEIGHBOURS_PER_MINUTIA);
+        let mut starts = Vec::with_capacity(n + 1);
+        for (a, &r) in points.iter().zip(&rank) {
+            let r = usize::from(r);
+            let (ay, ax, _) = by_row[r];
+            let mut near = Nearest::EMPTY;
+            // Rows below, then rows above, each side until its rows are too far away to hold a
+            // nearer neighbour than the worst one kept (or to be within reach at all). One out of
+            // reach is offered as a free place, which changes nothing.
+            let offer = |near: &mut Nearest, (y, x, j): (i32, i32, i32)| -> bool {
+                let dy2 = (y - ay) * (y - ay);
+                if dy2 > near.reach() {
+                    return false;
+                }
+                let squared = dy2 + (x - ax) * (x - ax);
+                near.offer(if squared <= MAX_SQUARED_LENGTH {
+                    squared << 16 | j
+                } else {
+                    Nearest::FREE
+                });
+                true
+            };
+            for &other in &by_row[r + 1..] {
+                if !offer(&mut near, other) {
+                    break;
                 }
             }
-        }
-        let mut edges = Vec::with_capacity(points.len() * NEIGHBOURS_PER_MINUTIA);
-        let mut starts = Vec::with_capacity(points.len() + 1);
-        for (a, nearest) in points.iter().zip(&near) {
+            for &other in by_row[..r].iter().rev() {
+                if !offer(&mut near, other) {
+                    break;
+                }
+            }
             starts.push(edges.len() as u32);
-            edges.extend(
-                nearest
-                    .neighbours()
-                    .map(|(squared, j)| edge(a, &points[j], j, (squared as f32).sqrt())),
-            );
+            for key in near.keys() {
+                let (squared, j) = (key >> 16, (key & 0xffff) as usize);
+                edges.push(edge(a, &points[j], j, (squared as f32).sqrt()));
+            }
         }
         starts.push(edges.len() as u32);
         Self { points, edges, starts }
@@ -177,62 +217,74 @@ pub(crate) const MAX_EDGE_MISMATCH: f32 = 3.0;
 /// How badly two edges disagree, 0 for identical, or `None` if they do not match at all.
 #[inline]
 pub(crate) fn edge_mismatch(p: &Edge, c: &Edge) -> Option<f32> {
+    let tolerance = ANGLE_TOLERANCE_TURNS;
+    let da = turn_gap(p.from_angle, c.from_angle);
+    let db = turn_gap(p.to_angle, c.to_angle);
+    // The angles first: whole numbers, and most edges that fail, fail there.
+    if (da > tolerance) | (db > tolerance) {
+        return None;
+    }
     let dl = (p.length - c.length).abs();
     let tl = length_tolerance(p.length.min(c.length));
     if dl > tl {
         return None;
     }
-    let tolerance = ANGLE_TOLERANCE_TURNS;
-    let da = turn_gap(p.from_angle, c.from_angle);
-    let db = turn_gap(p.to_angle, c.to_angle);
-    if da > tolerance || db > tolerance {
-        return None;
-    }
     Some(dl / tl + (da + db) as f32 / tolerance as f32)
 }
 
-/// The edges of a template filed by length and by the two relative angles, so that an edge of the
+/// The edges of a template filed by the two relative angles and by length, so that an edge of the
 /// other template finds the edges it may match by looking in a few neighbouring bins instead of
-/// comparing against every edge.
+/// comparing against every edge. The bins of one pair of angle bins follow each other by length,
+/// so a whole range of lengths is one run of entries.
 #[derive(Debug, Clone)]
 pub(crate) struct EdgeIndex {
-    /// `entries[offsets[b]..offsets[b + 1]]` are the edges in bin `b`, each with the minutia it leaves.
+    /// `entries[offsets[b]..offsets[b + 1]]` are the edges in bin `b`.
     offsets: Vec<u32>,
-    entries: Vec<(u16, Edge)>,
+    entries: Vec<IndexedEdge>,
+}
+
+/// An edge as the index keeps it: with the minutia it leaves, packed into 12 bytes.
+#[derive(Debug, Clone, Copy)]
+struct IndexedEdge {
+    length: f32,
+    from_angle: Turn,
+    to_angle: Turn,
+    from: u16,
+    to: u16,
 }
 
 const ANGLE_BINS: usize = 8;
 const ANGLE_BIN_TURNS: u32 = 65536 / ANGLE_BINS as u32;
-const _: () = assert!(
-    (ANGLE_TOLERANCE_TURNS as u32) * 2 < ANGLE_BIN_TURNS,
-    "an angle and its tolerance must span at most two bins"
-);
+const _: () = assert!(ANGLE_BINS.is_power_of_two(), "angle bins must wrap around with a mask");
 
-fn length_bins() -> usize {
-    (MAX_EDGE_LENGTH_PX / EDGE_INDEX_LENGTH_BIN_PX).ceil() as usize + 1
-}
+/// Number of length bins: the last one also holds everything longer.
+const LENGTH_BINS: usize = (MAX_EDGE_LENGTH_PX / EDGE_INDEX_LENGTH_BIN_PX) as usize + 2;
 
 fn length_bin(length: f32) -> usize {
-    ((length.max(0.0) / EDGE_INDEX_LENGTH_BIN_PX) as usize).min(length_bins() - 1)
+    ((length.max(0.0) / EDGE_INDEX_LENGTH_BIN_PX) as usize).min(LENGTH_BINS - 1)
 }
 
 fn angle_bin(angle: Turn) -> usize {
     (u32::from(angle) / ANGLE_BIN_TURNS) as usize
 }
 
-/// The one or two angle bins that hold the angles within tolerance of `angle`.
-fn angle_bins_around(angle: Turn) -> ([usize; 2], usize) {
+/// The first bin of the run of length bins of a pair of angle bins.
+fn angle_cell(from: usize, to: usize) -> usize {
+    (from * ANGLE_BINS + to) * LENGTH_BINS
+}
+
+/// The angle bins that hold the angles within tolerance of `angle`: `count` bins from `first` on,
+/// wrapping around.
+fn angle_bins_around(angle: Turn) -> (usize, usize) {
     let first = angle_bin(angle.wrapping_sub(ANGLE_TOLERANCE_TURNS));
     let last = angle_bin(angle.wrapping_add(ANGLE_TOLERANCE_TURNS));
-    ([first, last], if first == last { 1 } else { 2 })
+    (first, (last.wrapping_sub(first) & (ANGLE_BINS - 1)) + 1)
 }
 
 impl EdgeIndex {
     pub fn new(table: &EdgeTable) -> Self {
-        let bins = length_bins() * ANGLE_BINS * ANGLE_BINS;
-        let bin_of = |e: &Edge| {
-            (length_bin(e.length) * ANGLE_BINS + angle_bin(e.from_angle)) * ANGLE_BINS + angle_bin(e.to_angle)
-        };
+        let bins = ANGLE_BINS * ANGLE_BINS * LENGTH_BINS;
+        let bin_of = |e: &Edge| angle_cell(angle_bin(e.from_angle), angle_bin(e.to_angle)) + length_bin(e.length);
         let mut counts = vec![0u32; bins + 1];
         for edges in table.all_edges() {
             for e in edges.iter().take(ROOT_NEIGHBOURS) {
@@ -243,20 +295,24 @@ impl EdgeIndex {
             counts[b + 1] += counts[b];
         }
         let mut fill = counts.clone();
-        let placeholder = (
-            0,
-            Edge {
-                to: 0,
-                length: 0.0,
-                from_angle: 0,
-                to_angle: 0,
-            },
-        );
+        let placeholder = IndexedEdge {
+            length: 0.0,
+            from_angle: 0,
+            to_angle: 0,
+            from: 0,
+            to: 0,
+        };
         let mut entries = vec![placeholder; counts[bins] as usize];
         for (i, edges) in table.all_edges().enumerate() {
             for e in edges.iter().take(ROOT_NEIGHBOURS) {
                 let b = bin_of(e);
-                entries[fill[b] as usize] = (i as u16, *e);
+                entries[fill[b] as usize] = IndexedEdge {
+                    length: e.length,
+                    from_angle: e.from_angle,
+                    to_angle: e.to_angle,
+                    from: i as u16,
+                    to: e.to,
+                };
                 fill[b] += 1;
             }
         }
@@ -266,20 +322,27 @@ impl EdgeIndex {
         }
     }
 
-    /// Calls `visit(minutia, its edge)` for every indexed edge that may match `edge`.
+    /// Calls `visit(probe minutia, its neighbour, closeness)` for every indexed edge that matches
+    /// `edge`, where closeness is [`MAX_EDGE_MISMATCH`] less the [`edge_mismatch`] of the two.
     #[inline]
-    fn for_each_near(&self, edge: &Edge, mut visit: impl FnMut(u16, &Edge)) {
+    fn for_each_match(&self, edge: &Edge, mut visit: impl FnMut(u16, u16, f32)) {
         let tol = length_tolerance(edge.length);
         let (lo, hi) = (length_bin(edge.length - tol), length_bin(edge.length + tol));
-        let (from_bins, from_count) = angle_bins_around(edge.from_angle);
-        let (to_bins, to_count) = angle_bins_around(edge.to_angle);
-        for l in lo..=hi {
-            for &a in &from_bins[..from_count] {
-                let row = (l * ANGLE_BINS + a) * ANGLE_BINS;
-                for &b in &to_bins[..to_count] {
-                    let (start, end) = (self.offsets[row + b], self.offsets[row + b + 1]);
-                    for (i, e) in &self.entries[start as usize..end as usize] {
-                        visit(*i, e);
+        let (from_first, from_count) = angle_bins_around(edge.from_angle);
+        let (to_first, to_count) = angle_bins_around(edge.to_angle);
+        for a in from_first..from_first + from_count {
+            for b in to_first..to_first + to_count {
+                let cell = angle_cell(a & (ANGLE_BINS - 1), b & (ANGLE_BINS - 1));
+                let (start, end) = (self.offsets[cell + lo], self.offsets[cell + hi + 1]);
+                for e in &self.entries[start as usize..end as usize] {
+                    let probe_edge = Edge {
+                        to: e.to,
+                        length: e.length,
+                        from_angle: e.from_angle,
+                        to_angle: e.to_angle,
+                    };
+                    if let Some(m) = edge_mismatch(&probe_edge, edge) {
+                        visit(e.from, e.to, MAX_EDGE_MISMATCH - m);
                     }
                 }
             }
@@ -300,30 +363,35 @@ pub(crate) fn root_pairs(
     support.resize(probe_count * nc, 0.0);
     for (j, edges) in candidate.all_edges().enumerate() {
         for f in edges.iter().take(ROOT_NEIGHBOURS) {
-            index.for_each_near(f, |i, e| {
-                if let Some(m) = edge_mismatch(e, f) {
-                    let closeness = MAX_EDGE_MISMATCH - m;
-                    support[i as usize * nc + j] += closeness;
-                    support[e.to as usize * nc + f.to as usize] += closeness;
-                }
+            index.for_each_match(f, |i, to, closeness| {
+                support[i as usize * nc + j] += closeness;
+                support[to as usize * nc + f.to as usize] += closeness;
             });
         }
     }
-    let mut scored: Vec<(f32, u16, u16)> = Vec::new();
+    // Each pair as one key that orders by support, strongest first, then by probe and candidate
+    // minutia (positive floats order as their bits do, and a pair without support gets a key
+    // after all others). The best keys are kept in a heap whose top is the worst of them: after
+    // the first few rows most pairs fail one comparison with it, a branch the processor predicts
+    // well, where testing each pair for support first would be a coin toss.
+    let mut best: BinaryHeap<u64> = BinaryHeap::with_capacity(ROOT_CANDIDATES + 1);
     for (i, row) in support.chunks_exact(nc.max(1)).enumerate() {
         for (j, &s) in row.iter().enumerate() {
-            if s > 0.0 {
-                scored.push((s, i as u16, j as u16));
+            let key = u64::from(!s.to_bits()) << 32 | (i as u64) << 16 | j as u64;
+            if best.len() < ROOT_CANDIDATES {
+                best.push(key);
+            } else if let Some(mut worst) = best.peek_mut() {
+                if key < *worst {
+                    *worst = key;
+                }
             }
         }
     }
-    let keep = ROOT_CANDIDATES.min(scored.len());
-    if keep > 0 && keep < scored.len() {
-        scored.select_nth_unstable_by(keep - 1, |a, b| b.0.total_cmp(&a.0));
-        scored.truncate(keep);
-    }
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
-    scored.into_iter().map(|(_, i, j)| (i, j)).collect()
+    best.into_sorted_vec()
+        .into_iter()
+        .take_while(|&key| key >> 32 != u64::from(!0f32.to_bits()))
+        .map(|key| ((key >> 16) as u16, key as u16))
+        .collect()
 }
 
 #[cfg(test)]
