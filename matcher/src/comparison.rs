@@ -150,6 +150,19 @@ mod tests {
     }
 
     #[test]
+    fn minutiae_at_the_far_end_of_the_coordinate_range_compare_without_overflow() {
+        // Half of them at the far corner, half near the origin: distances across the whole range.
+        let mut far = grid(0.0, (0.0, 0.0));
+        for (k, m) in far.minutiae.iter_mut().enumerate().filter(|(k, _)| k % 2 == 0) {
+            m.x = u16::MAX - (k as u16 % 8) * 20;
+            m.y = u16::MAX - (k as u16 / 8) * 25;
+        }
+        let score = compare(&far, &far);
+        assert!(score.is_finite() && score >= 0.0);
+        assert!(compare(&far, &grid(0.0, (0.0, 0.0))).is_finite());
+    }
+
+    #[test]
     fn a_turned_and_shifted_copy_scores_far_above_an_unrelated_print() {
         let original = grid(0.0, (0.0, 0.0));
         let moved = grid(0.5, (15.0, -10.0));

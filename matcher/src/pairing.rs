@@ -73,6 +73,10 @@ pub(crate) struct EdgeTable {
 #[derive(Debug, Clone, Copy)]
 struct Nearest([i32; NEIGHBOURS_PER_MINUTIA]);
 
+/// Coordinates are clamped to this in the neighbour search, px, so that squared distances stay
+/// well inside `i32` whatever a template holds (the template codecs already keep to 14 bits).
+const MAX_SEARCH_COORDINATE_PX: u16 = 0x3FFF;
+
 /// The largest squared distance between two minutiae joined by an edge, px².
 const MAX_SQUARED_LENGTH: i32 = (MAX_EDGE_LENGTH_PX * MAX_EDGE_LENGTH_PX) as i32;
 const _: () = assert!(
@@ -134,7 +138,10 @@ impl EdgeTable {
             .minutiae
             .iter()
             .enumerate()
-            .map(|(i, m)| (i32::from(m.y), i32::from(m.x), i as i32))
+            .map(|(i, m)| {
+                let clamp = |v: u16| i32::from(v.min(MAX_SEARCH_COORDINATE_PX));
+                (clamp(m.y), clamp(m.x), i as i32)
+            })
             .collect();
         by_row.sort_unstable();
         let mut rank = vec![0u16; n];
