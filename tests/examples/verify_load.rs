@@ -6,11 +6,11 @@
 //! `cargo build --release -p shimon-server && cargo run --release -p shimon-e2e --example verify_load`
 
 use shimon_agent::Agent;
-use shimon_e2e::Deployment;
+use shimon_e2e::{admin_station, grant_all_purposes, Deployment};
 use shimon_hal::{CancelHandle, Reader};
 use shimon_proto::v1::{Finger, Purpose};
 use shimon_station::capture::{capture_fingers, FingerReaders};
-use shimon_station::client::{EnrollMode, Station};
+use shimon_station::client::EnrollMode;
 use shimon_station::plan::CapturePolicy;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,9 +25,9 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let deployment = Deployment::new();
+    let deployment = Deployment::with_admin();
     let server = deployment.start();
-    let station = Station::connect(&deployment.client("station", &server)).await?;
+    let station = admin_station(&deployment, &server).await;
     station.register_user("alice", "Alice", "accounts").await?;
     let policy = CapturePolicy::new(3, 40, Duration::from_secs(5))?;
     let fingers = [Finger::RightIndex, Finger::LeftIndex];
@@ -39,6 +39,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         &mut |_| {},
     )?;
     station.enroll(EnrollMode::Enroll, "alice", &captured).await?;
+    grant_all_purposes(&station, "alice").await;
     let mut reader = shimon_agent::person::simulated_reader(101, Finger::RightIndex);
     reader.set_next_impression(9);
     let image = Arc::new(reader.capture(Duration::from_secs(5), &CancelHandle::new())?);

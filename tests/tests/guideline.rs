@@ -934,3 +934,57 @@ async fn audit_verify_names_the_entry_that_was_altered_removed_or_reordered() {
         broken.description
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_works_only_at_the_station_it_was_granted_at() {
+    let deployment = Deployment::with_admin();
+    let added = std::process::Command::new(shimon_e2e::server_binary())
+        .args([
+            "add-client",
+            "--kind",
+            "station",
+            "--department",
+            "sales",
+            "--name",
+            "station-2",
+        ])
+        .arg("--data-dir")
+        .arg(&deployment.data)
+        .output()
+        .unwrap();
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    let server = deployment.start();
+    let mut first = Station::connect(&deployment.client("station", &server)).await.unwrap();
+    let signed = first
+        .sign_in("root", &capture(shimon_e2e::ADMIN_SEED, Finger::RightIndex, 9))
+        .await
+        .unwrap();
+    let second_config = shimon_agent::ClientConfig {
+        cert: deployment.data.join("clients/station-2.pem"),
+        key: deployment.data.join("clients/station-2.key"),
+        ..deployment.client("station", &server)
+    };
+    let mut second = Station::connect(&second_config).await.unwrap();
+    second.use_session(&signed.token).unwrap();
+    let stolen = second
+        .administration()
+        .list_incidents(ListIncidentsRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(stolen.code(), tonic::Code::Unauthenticated);
+    assert!(stolen.message().contains("another station"), "{}", stolen.message());
+    // At its own station it works, until signed out.
+    first
+        .administration()
+        .list_incidents(ListIncidentsRequest::default())
+        .await
+        .unwrap();
+    first.sign_out().await.unwrap();
+    first.use_session(&signed.token).unwrap();
+    let ended = first
+        .administration()
+        .list_incidents(ListIncidentsRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(ended.code(), tonic::Code::Unauthenticated);
+}
