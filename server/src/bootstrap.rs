@@ -14,6 +14,11 @@ use shimon_hal::{CancelHandle, Reader};
 use shimon_proto::v1::{EnrollRequest, Finger, FingerImpressions, Image};
 use std::time::Duration;
 
+/// Quality (0 to 100) an impression must reach, or it is captured again (as the station does).
+pub const MIN_CAPTURE_QUALITY: u8 = 40;
+/// Captures of one impression before giving up on a finger.
+pub const MAX_CAPTURES_PER_IMPRESSION: u32 = 5;
+
 /// Who to create, and how to capture their fingers.
 pub struct BootstrapOptions {
     pub user_id: String,
@@ -33,6 +38,14 @@ pub enum FingerSource {
     Reader(String),
     /// Simulated person with this seed (the same people as the clients' `--simulated`).
     Simulated(u64),
+}
+
+/// The engine's quality of a capture (0 when no fingerprint can be read).
+fn quality_of(image: &shimon_hal::FingerImage) -> u8 {
+    shimon_matcher::FingerprintImage::new(image.width, image.height, image.dpi, image.pixels.clone())
+        .ok()
+        .and_then(|i| shimon_matcher::extract(&i).ok())
+        .map_or(0, |t| t.quality)
 }
 
 /// Captures the person's fingers and stores them with their roles. Returns what was enrolled.
@@ -78,14 +91,29 @@ pub fn bootstrap(config: &Config, options: &BootstrapOptions) -> anyhow::Result<
         };
         let mut impressions = Vec::new();
         for k in 1..=options.impressions {
-            eprintln!(
-                "place {} on the reader ({k} of {})",
-                finger.cli_name(),
-                options.impressions
-            );
-            let image = reader
-                .capture(options.timeout, &CancelHandle::new())
-                .with_context(|| format!("capturing {}", finger.cli_name()))?;
+            let mut captured = None;
+            for attempt in 1..=MAX_CAPTURES_PER_IMPRESSION {
+                eprintln!(
+                    "place {} on the reader ({k} of {})",
+                    finger.cli_name(),
+                    options.impressions
+                );
+                let image = reader
+                    .capture(options.timeout, &CancelHandle::new())
+                    .with_context(|| format!("capturing {}", finger.cli_name()))?;
+                let quality = quality_of(&image);
+                if quality >= MIN_CAPTURE_QUALITY {
+                    captured = Some(image);
+                    break;
+                }
+                eprintln!("  quality {quality} is below {MIN_CAPTURE_QUALITY}; again ({attempt} of {MAX_CAPTURES_PER_IMPRESSION})");
+            }
+            let image = captured.ok_or_else(|| {
+                anyhow!(
+                    "{}: {MAX_CAPTURES_PER_IMPRESSION} captures were all poor; clean the finger and the reader, or choose another finger",
+                    finger.cli_name()
+                )
+            })?;
             impressions.push(Image {
                 data: image.to_png()?,
                 dpi: image.dpi,

@@ -988,3 +988,23 @@ async fn a_session_works_only_at_the_station_it_was_granted_at() {
         .unwrap_err();
     assert_eq!(ended.code(), tonic::Code::Unauthenticated);
 }
+
+#[test]
+fn bootstrap_makes_each_first_administrator_once_and_no_one_else() {
+    let deployment = Deployment::new();
+    // The general manager and the system administrator may be two people.
+    deployment.bootstrap("gm", 9100, &["general-manager"]);
+    let again = deployment.bootstrap_command("gm2", 9200, &["general-manager"]);
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("holds the role"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    deployment.bootstrap("sa", 9300, &["system-administrator"]);
+    let officer = deployment.bootstrap_command("ro", 9400, &["registration-officer"]);
+    assert!(
+        !officer.status.success(),
+        "officers are named at a station, not bootstrapped"
+    );
+}
