@@ -633,7 +633,8 @@ impl Administration for Shimon {
         as_person(self, request, |this, caller, r| {
             this.require(caller, Operation::AssignRole, "role.revoke", &r.user_id)?;
             let grant = grant_from_proto(r.role.as_ref())?;
-            if grant.role == Role::GeneralManager && this.general_managers()? <= 1 {
+            let target = this.user(&r.user_id)?;
+            if grant.role == Role::GeneralManager && target.roles.contains(&grant) && this.general_managers()? <= 1 {
                 return Err(Status::failed_precondition(
                     "this is the only general manager; name another one first",
                 ));

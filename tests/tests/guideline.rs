@@ -581,6 +581,26 @@ async fn a_user_is_registered_enrolled_restricted_lifted_and_erased_for_good() {
     enroll(&root, "alice", DEPARTMENT, 101).await;
     let agent = terminal(&deployment, &server).await;
 
+    // The system never loses its last general manager, nor lets anyone erase themself.
+    let last = root
+        .administration()
+        .revoke_role(RoleRequest {
+            user_id: "root".into(),
+            role: Some(grant(Role::GeneralManager, "", Purpose::Unspecified)),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(last.code(), tonic::Code::FailedPrecondition, "{last:?}");
+    let own = root
+        .administration()
+        .erase_user(EraseUserRequest {
+            user_id: "root".into(),
+            reason: "oops".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(own.code(), tonic::Code::FailedPrecondition, "{own:?}");
+
     // No right to a purpose yet: refused, and told why.
     let refused = agent
         .verify("alice", Purpose::Email, &capture(101, Finger::RightIndex, 9))
