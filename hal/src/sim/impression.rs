@@ -405,7 +405,7 @@ pub fn render(
             k *= 1.0 - smoothstep((parting - fragility) / 0.2) * (1.0 - unit_core);
             k *= 1.0 - 0.9 * smoothstep((parting - UNIT_DROP_PARTING - 0.5 * fragility) / 0.15);
             // Creases interrupt the ridges: thin white lines across.
-            k *= 1.0 - creases.at(mx, my);
+            k *= 1.0 - creases.at(mx, my, CREASE_UNIT_JITTER_PX * (2.0 * fragility - 1.0));
             if d.dry > 0.0 {
                 // Dry skin touches in patches: gaps along the ridges.
                 let gap = smoothstep((dry_noise.at(mx, my) - 0.75 + 0.75 * d.dry) / 0.18);
@@ -593,6 +593,19 @@ impl Specks {
 
 /// Most creases on one finger.
 const MAX_CREASES: u64 = 7;
+/// Range of the amplitude of a crease's slow bend, pixels at [`MASTER_DPI`]: skin folds follow
+/// the flesh, not a ruler.
+const CREASE_BEND_PX: (f64, f64) = (2.0, 7.0);
+/// Range of the wavelength (over 2π) of that bend, pixels at [`MASTER_DPI`].
+const CREASE_BEND_WAVELENGTH_PX: (f64, f64) = (18.0, 45.0);
+/// Range of the wavelength (over 2π) over which a crease deepens and fades along its length,
+/// pixels at [`MASTER_DPI`].
+const CREASE_FADE_WAVELENGTH_PX: (f64, f64) = (12.0, 35.0);
+/// Share of a crease's depth that comes and goes along it.
+const CREASE_FADE: f32 = 0.45;
+/// Farthest a ridge unit's end strays from a crease's edge, pixels at [`MASTER_DPI`]: each ridge
+/// stops short of the crease at its own distance.
+const CREASE_UNIT_JITTER_PX: f32 = 1.5;
 
 /// Creases of the skin, a property of the finger: thin, slightly curved white lines, mostly
 /// across the finger, where the ridges do not touch the glass.
@@ -603,6 +616,9 @@ struct Creases {
     /// Per line, how it departs from a smooth arc: wander of its centre line (amplitude, px;
     /// wavelength, px; phase) and swell of its width (wavelength, px; phase).
     shapes: Vec<[f32; 5]>,
+    /// Per line, its slow bend (amplitude, px; wavelength, px; phase) and where along it it fades
+    /// (wavelength, px; phase).
+    bends: Vec<[f32; 5]>,
 }
 
 impl Creases {
@@ -645,28 +661,49 @@ impl Creases {
                 ]
             })
             .collect();
-        Creases { lines, shapes }
+        // Drawn later still, from a stream of their own.
+        let mut bend_rng = Rng::stream(finger_seed, "crease-bends");
+        let bends = lines
+            .iter()
+            .map(|_| {
+                [
+                    bend_rng.range(CREASE_BEND_PX.0, CREASE_BEND_PX.1) as f32,
+                    bend_rng.range(CREASE_BEND_WAVELENGTH_PX.0, CREASE_BEND_WAVELENGTH_PX.1) as f32,
+                    bend_rng.range(0.0, std::f64::consts::TAU) as f32,
+                    bend_rng.range(CREASE_FADE_WAVELENGTH_PX.0, CREASE_FADE_WAVELENGTH_PX.1) as f32,
+                    bend_rng.range(0.0, std::f64::consts::TAU) as f32,
+                ]
+            })
+            .collect();
+        Creases { lines, shapes, bends }
     }
 
-    /// How much of the ridge is missing at a skin point, 0 to 1.
-    fn at(&self, x: f32, y: f32) -> f32 {
+    /// How much of the ridge is missing at a skin point, 0 to 1; `jitter_px` moves the point
+    /// across the crease (the ridge unit's own offset, so that the crease's edge is ragged).
+    fn at(&self, x: f32, y: f32, jitter_px: f32) -> f32 {
         let mut gone = 0.0f32;
-        for (&[cx, cy, ux, uy, half_len, half_width, curve, depth], &[amp, wave, phase, swell, swell_phase]) in
-            self.lines.iter().zip(&self.shapes)
+        for ((&[cx, cy, ux, uy, half_len, half_width, curve, depth], &[amp, wave, phase, swell, swell_phase]), bend) in
+            self.lines.iter().zip(&self.shapes).zip(&self.bends)
         {
+            let &[bend_px, bend_wave, bend_phase, fade_wave, fade_phase] = bend;
             let (dx, dy) = (x - cx, y - cy);
             let along = dx * ux + dy * uy;
             if along.abs() > half_len {
                 continue;
             }
             // Skin folds are not drawn with a ruler: the line wanders and swells along its length.
-            let across = -dx * uy + dy * ux - curve * along * along - amp * (along / wave + phase).sin();
+            let across = -dx * uy + dy * ux
+                - curve * along * along
+                - amp * (along / wave + phase).sin()
+                - bend_px * (along / bend_wave + bend_phase).sin()
+                + jitter_px;
             let width = half_width * (1.0 + 0.45 * (along / swell + swell_phase).sin());
             if across.abs() > 4.0 * width {
                 continue;
             }
             let taper = smoothstep((half_len - along.abs()) / 20.0);
-            gone = gone.max(depth * taper * (-(across / width).powi(2)).exp());
+            let fade = 1.0 - CREASE_FADE * (0.5 + 0.5 * (along / fade_wave + fade_phase).sin());
+            gone = gone.max(depth * taper * fade * (-(across / width).powi(2)).exp());
         }
         gone
     }
@@ -699,10 +736,50 @@ mod tests {
         (-240..=240)
             .map(|k| k as f32 * 0.05)
             .max_by(|&a, &b| {
-                let gone = |across: f32| creases.at(cx + along * ux - across * uy, cy + along * uy + across * ux);
+                let gone = |across: f32| creases.at(cx + along * ux - across * uy, cy + along * uy + across * ux, 0.0);
                 gone(a).total_cmp(&gone(b))
             })
             .unwrap_or(0.0)
+    }
+
+    /// How much of the ridge a crease takes at its deepest across, at `along` from its centre.
+    fn depth_at(creases: &Creases, line: usize, along: f32) -> f32 {
+        let [cx, cy, ux, uy, ..] = creases.lines[line];
+        (-240..=240)
+            .map(|k| {
+                let across = k as f32 * 0.05;
+                creases.at(cx + along * ux - across * uy, cy + along * uy + across * ux, 0.0)
+            })
+            .fold(0.0, f32::max)
+    }
+
+    #[test]
+    fn creases_come_and_go_along_their_length() {
+        // A crease drawn at one depth all along reads as a scratch; skin folds deepen and fade.
+        let mut checked = 0;
+        for seed in 1..=6u64 {
+            let master = MasterPrint::generate(seed);
+            let creases = Creases::new(seed, &master);
+            for line in 0..creases.lines.len() {
+                let half_len = creases.lines[line][4];
+                // Away from the tapered ends.
+                let reach = half_len - 20.0;
+                if reach < 20.0 {
+                    continue;
+                }
+                let depths: Vec<f32> = (0..=40)
+                    .map(|k| depth_at(&creases, line, -reach + 2.0 * reach * k as f32 / 40.0))
+                    .collect();
+                let deepest = depths.iter().cloned().fold(0.0, f32::max);
+                let shallowest = depths.iter().cloned().fold(f32::MAX, f32::min);
+                assert!(
+                    shallowest < 0.8 * deepest,
+                    "seed {seed} crease {line} keeps its depth: {depths:?}"
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked >= 5, "only {checked} creases long enough to check");
     }
 
     #[test]
