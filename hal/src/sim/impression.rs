@@ -444,8 +444,10 @@ pub fn render(
             contact_map.data[v * w + u] = contact * (0.6 + 0.4 * texture.at(my, mx));
         }
     }
-    // A good capture is as sharp as the sensor's optics; a poor one is smeared.
-    if d.blur_radius_px == 0 {
+    // A good capture is as sharp as the sensor's optics (a capacitive sensor has none: each cell
+    // reads its own patch of skin, and ridge edges are as sharp as the pixels); a poor one is
+    // smeared.
+    if d.blur_radius_px == 0 && d.column_stripes == 0.0 {
         binomial_blur(&mut ink);
     }
     for _ in 0..d.blur_radius_px {
