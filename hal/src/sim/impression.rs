@@ -278,7 +278,7 @@ pub fn render(
     let mut grain_rng = Rng::stream(seed, "grain");
     // Not on a square lattice: grain that small on one shows its grid as a regular dot pattern.
     let grain = GrainNoise::new(&mut grain_rng, mw, mh, 1.6);
-    let grain_strength = grain_rng.range(0.08, 0.3) as f32;
+    let grain_strength = grain_rng.range(0.15, 0.45) as f32;
     let fine_edge = FractalNoise::new(&mut rng, mw, mh, 14.0, 2);
     // Ridge edges are ragged the same way on every impression: that noise belongs to the finger.
     let roughness = FractalNoise::new(&mut Rng::stream(finger_seed, "ridge-edges"), mw, mh, 2.5, 2);
@@ -425,6 +425,8 @@ pub fn render(
             if d.smudge > 0.0 {
                 k = k * (1.0 - d.smudge) + d.smudge * 0.6 * smoothstep(0.5 + ridge);
             }
+            k *= 0.9 + 0.1 * texture.at(mx, my);
+            k *= 1.0 - grain_strength * smoothstep((grain.at(mx, my) - 0.1) / 0.5);
             k *= 1.0 - d.unevenness * 0.3 * (0.5 + 0.5 * ink_level.at(mx, my));
             k *= 1.0 - d.unevenness * 0.25 * (0.5 + 0.5 * blotches.at(my, mx));
             // Ink takes in grains along the ridges: some stretches darker, some greyer.
@@ -433,9 +435,6 @@ pub fn render(
             // back to full ink, so that the darkest part of an image is nearly black, as on real
             // sensors (the darkest 1% of an FVC2002 image lies at grey 26 to 40, as a median).
             k = (INK_GAIN * k).min(1.0);
-            // Fine grain of skin and sensor, after the gain so that it shows in solid ridges too.
-            k *= 0.9 + 0.1 * texture.at(mx, my);
-            k *= 1.0 - grain_strength * smoothstep((grain.at(mx, my) - 0.1) / 0.5);
             // Open pores: white dots along the ridges' crests, after the gain so that they stay
             // white in the blackest ridge.
             k *= 1.0 - pore_gain * skin.pores.sample(mx, my, 0.0);
