@@ -1,5 +1,5 @@
-//! Renders a few synthetic fingers for a look by eye: each finger's master print (ridges only)
-//! and its first impressions, with the time each step took.
+//! Renders a few synthetic fingers for a look by eye: each finger's master print (ridges only, and
+//! with its pores and ridge units) and its first impressions, with the time each step took.
 //!
 //! `cargo run --release -p shimon-hal --example sim_preview -- OUT_DIR [FINGERS] [IMPRESSIONS] [SET_SEED]`
 
@@ -35,6 +35,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             pixels,
         }
         .write_png(&extra.join(format!("master_{finger}.png")))?;
+        // The skin's texture over the ridges: pores white, the boundaries between ridge units grey.
+        let t = &m.texture;
+        let pixels = (0..m.ridges.data.len())
+            .map(|i| {
+                let ridge = m.ridges.data[i].clamp(-1.0, 1.0);
+                let dark = (0.5 + 0.5 * ridge) * t.unit_core.data[i] * (1.0 - t.pores.data[i]);
+                (255.0 - 235.0 * dark) as u8
+            })
+            .collect();
+        FingerImage {
+            width: m.ridges.width as u32,
+            height: m.ridges.height as u32,
+            dpi: 500,
+            pixels,
+        }
+        .write_png(&extra.join(format!("texture_{finger}.png")))?;
         let mut times = Vec::new();
         for k in 1..=impressions {
             let t = Instant::now();

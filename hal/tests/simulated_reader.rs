@@ -383,3 +383,93 @@ fn background_noise_is_grained_like_a_real_sensors() {
         "median neighbour correlation {median:.2} of {correlations:?}"
     );
 }
+
+/// Light specks of 1 to 12 pixels wholly surrounded by ridge, per 10,000 pixels of print: on a
+/// print at 500 dpi, mostly the open sweat pores on the ridges' crests. A pixel is ridge when it
+/// is darker than the mean of its 15 x 15 neighbourhood; print is where that neighbourhood's
+/// spread exceeds 15 grey levels, taken 8 pixels in from its edge.
+fn enclosed_light_specks_per_10k_px(image: &FingerImage) -> f64 {
+    let (w, h) = (image.width as usize, image.height as usize);
+    let box_mean = |values: &[f64], r: usize| -> Vec<f64> {
+        let mut integral = vec![0.0f64; (w + 1) * (h + 1)];
+        for y in 0..h {
+            for x in 0..w {
+                integral[(y + 1) * (w + 1) + x + 1] =
+                    values[y * w + x] + integral[y * (w + 1) + x + 1] + integral[(y + 1) * (w + 1) + x]
+                        - integral[y * (w + 1) + x];
+            }
+        }
+        (0..w * h)
+            .map(|i| {
+                let (x, y) = (i % w, i / w);
+                let (x0, x1, y0, y1) = (
+                    x.saturating_sub(r),
+                    (x + r + 1).min(w),
+                    y.saturating_sub(r),
+                    (y + r + 1).min(h),
+                );
+                let sum = integral[y1 * (w + 1) + x1] - integral[y0 * (w + 1) + x1] - integral[y1 * (w + 1) + x0]
+                    + integral[y0 * (w + 1) + x0];
+                sum / ((x1 - x0) * (y1 - y0)) as f64
+            })
+            .collect()
+    };
+    let grey: Vec<f64> = image.pixels.iter().map(|&p| f64::from(p)).collect();
+    let mean = box_mean(&grey, 7);
+    let mean_sq = box_mean(&grey.iter().map(|g| g * g).collect::<Vec<_>>(), 7);
+    let print: Vec<f64> = (0..w * h)
+        .map(|i| f64::from(u8::from((mean_sq[i] - mean[i] * mean[i]).max(0.0).sqrt() > 15.0)))
+        .collect();
+    // Inner print: every pixel within 8 of it is print.
+    let inner: Vec<bool> = box_mean(&print, 8).iter().map(|&share| share > 0.999).collect();
+    let light: Vec<bool> = (0..w * h).map(|i| grey[i] >= mean[i]).collect();
+    let mut seen = vec![false; w * h];
+    let mut specks = 0usize;
+    for start in 0..w * h {
+        if !light[start] || seen[start] {
+            continue;
+        }
+        let (mut size, mut inside, mut stack) = (0usize, false, vec![start]);
+        seen[start] = true;
+        while let Some(i) = stack.pop() {
+            size += 1;
+            inside |= inner[i];
+            let (x, y) = ((i % w) as isize, (i / w) as isize);
+            for (dx, dy) in [(-1, -1), (0, -1), (1, -1), (-1, 0), (1, 0), (-1, 1), (0, 1), (1, 1)] {
+                let (nx, ny) = (x + dx, y + dy);
+                if nx < 0 || ny < 0 || nx >= w as isize || ny >= h as isize {
+                    continue;
+                }
+                let j = ny as usize * w + nx as usize;
+                if light[j] && !seen[j] {
+                    seen[j] = true;
+                    stack.push(j);
+                }
+            }
+        }
+        if size <= 12 && inside {
+            specks += 1;
+        }
+    }
+    let area = inner.iter().filter(|&&b| b).count() as f64;
+    specks as f64 / (area / 10_000.0).max(1.0)
+}
+
+/// Real ridges carry open sweat pores, small white dots on their crests: by this count about 3 per
+/// 10,000 pixels of print on FVC2002 DB2 and 9 on FVC2004 DB1, as medians over the sets (0.5 on
+/// the dry, broken prints of FVC2002 DB1). Pores scattered at random over the skin, most of them
+/// in the valleys, gave 1.3 (and 3.5 once pores sat on the crests).
+#[test]
+fn open_pores_show_as_white_dots_on_the_ridges() {
+    let mut specks: Vec<f64> = small_set()
+        .iter()
+        .flatten()
+        .map(enclosed_light_specks_per_10k_px)
+        .collect();
+    specks.sort_by(f64::total_cmp);
+    let median = specks[specks.len() / 2];
+    assert!(
+        (2.2..=12.0).contains(&median),
+        "median {median:.2} enclosed light specks per 10,000 px of {specks:?}"
+    );
+}

@@ -129,6 +129,47 @@ impl FractalNoise {
     }
 }
 
+/// One layer of [`GrainNoise`]: the noise, its rotation (sine, cosine) and its shift, pixels.
+type GrainLayer = (SmoothNoise, (f32, f32), (f32, f32));
+
+/// Fine random grain without a visible lattice: [`SmoothNoise`] on a square lattice a pixel or two
+/// across shows its grid as a regular pattern of dots, so this sums three such layers of unrelated
+/// sizes, each turned by its own angle and shifted, normalised back to about `[-1, 1]`.
+#[derive(Debug, Clone)]
+pub struct GrainNoise {
+    layers: Vec<GrainLayer>,
+}
+
+impl GrainNoise {
+    /// Grain about `cell_px` across over `width_px` x `height_px`.
+    pub fn new(rng: &mut Rng, width_px: f32, height_px: f32, cell_px: f32) -> Self {
+        // A layer wraps round beyond its lattice, so one over the longer side serves at any turn.
+        let side = width_px.max(height_px);
+        let layers = [1.0f32, 1.37, 0.79]
+            .iter()
+            .map(|&size| {
+                let turn = rng.range(0.0, std::f64::consts::PI) as f32;
+                let shift = (rng.range(0.0, 64.0) as f32, rng.range(0.0, 64.0) as f32);
+                (SmoothNoise::new(rng, side, side, cell_px * size), turn.sin_cos(), shift)
+            })
+            .collect();
+        GrainNoise { layers }
+    }
+
+    /// The value at `(x, y)` pixels.
+    #[inline]
+    pub fn at(&self, x: f32, y: f32) -> f32 {
+        // Three independent layers: their sum has sqrt(3) times one layer's spread, and one layer's
+        // values lie in [-1, 1] with a spread of about 0.4; the result is scaled back to about that.
+        let sum: f32 = self
+            .layers
+            .iter()
+            .map(|(n, (s, c), (ox, oy))| n.at(c * x - s * y + ox, s * x + c * y + oy))
+            .sum();
+        (sum * 0.577).clamp(-1.0, 1.0)
+    }
+}
+
 /// `3t² - 2t³`, the smooth ramp from 0 to 1 on `[0, 1]`.
 #[inline]
 pub fn smoothstep(t: f32) -> f32 {
@@ -163,6 +204,28 @@ pub fn box_blur(field: &mut Field, r: usize) {
             let add = col((y + r + 1).min(h - 1));
             let sub = col(y.saturating_sub(r));
             acc += add - sub;
+        }
+    }
+}
+
+/// Separable [1 2 1] / 4 blur (a Gaussian of about 0.7 pixels), edges clamped: the slight blur of
+/// a sharp sensor's optics.
+pub fn binomial_blur(field: &mut Field) {
+    let (w, h) = (field.width, field.height);
+    if w == 0 || h == 0 {
+        return;
+    }
+    let mut tmp = vec![0.0f32; w * h];
+    for y in 0..h {
+        let row = &field.data[y * w..(y + 1) * w];
+        for x in 0..w {
+            tmp[y * w + x] = 0.25 * row[x.saturating_sub(1)] + 0.5 * row[x] + 0.25 * row[(x + 1).min(w - 1)];
+        }
+    }
+    for y in 0..h {
+        let (up, down) = (y.saturating_sub(1), (y + 1).min(h - 1));
+        for x in 0..w {
+            field.data[y * w + x] = 0.25 * tmp[up * w + x] + 0.5 * tmp[y * w + x] + 0.25 * tmp[down * w + x];
         }
     }
 }
@@ -202,5 +265,32 @@ mod tests {
         let mut f = Field::filled(7, 5, 2.0);
         box_blur(&mut f, 2);
         assert!(f.data.iter().all(|v| (v - 2.0).abs() < 1e-5));
+        binomial_blur(&mut f);
+        assert!(f.data.iter().all(|v| (v - 2.0).abs() < 1e-5));
+    }
+
+    /// Variance of a noise over points on the corners of 1.6-pixel cells and over points in the
+    /// middles of those cells: value noise on a lattice of that size is four times as variable on
+    /// its nodes as between them, which the eye sees as a regular pattern of dots.
+    fn node_to_middle_variance(at: impl Fn(f32, f32) -> f32) -> f32 {
+        let variance = |offset: f32| {
+            let values: Vec<f32> = (0..40_000)
+                .map(|i| at((i % 200) as f32 * 1.6 + offset, (i / 200) as f32 * 1.6 + offset))
+                .collect();
+            let mean = values.iter().sum::<f32>() / values.len() as f32;
+            values.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / values.len() as f32
+        };
+        variance(0.0) / variance(0.8)
+    }
+
+    #[test]
+    fn grain_has_no_lattice() {
+        let lattice = FractalNoise::new(&mut Rng::new(4), 400.0, 400.0, 1.6, 2);
+        let ratio = node_to_middle_variance(|x, y| lattice.at(x, y));
+        assert!(ratio > 2.0, "value noise shows its lattice: {ratio}");
+        let grain = GrainNoise::new(&mut Rng::new(4), 400.0, 400.0, 1.6);
+        let ratio = node_to_middle_variance(|x, y| grain.at(x, y));
+        assert!((0.75..1.33).contains(&ratio), "grain variance ratio {ratio}");
+        assert!((0..1000).all(|i| (-1.0..=1.0).contains(&grain.at(i as f32 * 0.37, i as f32 * 0.11))));
     }
 }

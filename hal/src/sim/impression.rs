@@ -10,20 +10,43 @@
 //! that fill the valleys, a side of the finger that stayed off the glass), how unevenly the ridges
 //! took the ink, where it pressed so lightly that ridges touched only in pieces and dots, and the
 //! sensor's own look (bright with a clipped white background, grey with shaded sides, or dim; its
-//! contrast, blur and noise). The finger's own creases (thin white lines across the ridges) and
-//! sweat pores (white dots along them) are drawn from its seed alone, so they sit in the same place
-//! on every impression. Rendering maps every sensor pixel back through these transforms onto the master
+//! contrast, blur and noise). The finger's own creases (thin white lines across the ridges) are
+//! drawn from its seed alone, and its pores and ridge units come with its master print, so they sit
+//! in the same place on every impression; how wide the units print, how clearly the pores show and
+//! where dry skin or a light touch parts the units belong to the impression. Rendering maps every sensor pixel back through these transforms onto the master
 //! print and samples it there.
 
 use std::f32::consts::PI;
 
-use super::field::{box_blur, smoothstep, Field, FractalNoise};
+use super::field::{binomial_blur, box_blur, smoothstep, Field, FractalNoise, GrainNoise};
 use super::master::{MasterPrint, MASTER_DPI};
 use super::rng::{derive, label, Rng};
 use crate::image::FingerImage;
 
 /// Largest rotation of a normal impression, radians (20 degrees).
 pub const MAX_ROTATION_RAD: f32 = 20.0 * PI / 180.0;
+/// Width of the step from valley to ridge, in units of the master's ridge pattern (which swings
+/// from -1 to 1 over half a period): smaller gives crisper ridge edges.
+const RIDGE_EDGE_SOFTNESS: f32 = 0.22;
+/// Gain that brings the cores of firm ridges back to full ink after the factors of uneven inking
+/// (which only ever lighten it).
+const INK_GAIN: f32 = 2.2;
+/// Range of the shift of the ridge threshold per standard deviation of a ridge unit's width
+/// offset (see [`super::texture`]), drawn per impression: how much the units' widths differ.
+const UNIT_WIDTH_THRESHOLD: (f64, f64) = (0.35, 0.6);
+/// Shift of the ridge threshold where two ridge units meet: ridges narrow a little there, so that
+/// they read as chains of beads.
+const UNIT_PINCH: f32 = 0.15;
+/// Range of the share of the ink that an open pore's middle loses, drawn per impression.
+const PORE_INK_LOSS: (f64, f64) = (0.6, 1.0);
+/// How far dry skin (0 to 1) goes to part the ridge units: units part where this, times the
+/// dryness, exceeds their fragility.
+const UNIT_PARTING_DRY: f32 = 0.7;
+/// The same for a light touch (0 to 1, times the impression's breakiness).
+const UNIT_PARTING_LIGHT: f32 = 0.5;
+/// Parting beyond which whole units fail to touch the glass (the most fragile first; the least
+/// fragile need half a unit more).
+const UNIT_DROP_PARTING: f32 = 0.75;
 
 /// How good the impression should be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +100,7 @@ struct Draw {
     column_stripes: f32,
     /// How readily ridges break into pieces and dots where the finger presses lightly, 0 to 1.
     breakiness: f32,
+    /// Passes of a 3 x 3 box blur over the ink; with none, a slight [1 2 1] blur.
     blur_radius_px: usize,
     /// How much the lower part of the contact lifts off the glass, 0 (flat) to 1.
     lift: f32,
@@ -141,7 +165,7 @@ impl Draw {
             frame_shade: look.frame_shade,
             column_stripes: look.column_stripes,
             breakiness: if poor { rng.range(0.8, 1.0) } else { rng.range(0.2, 1.0) } as f32,
-            blur_radius_px: if poor { 2 } else { 1 },
+            blur_radius_px: if poor { 2 } else { 0 },
             lift: rng.range(0.1, 0.7) as f32,
             smudge: if poor { rng.range(0.45, 0.8) as f32 } else { 0.0 },
             dry_patches: rng.range(0.0, 0.6) as f32,
@@ -252,8 +276,9 @@ pub fn render(
     // Skin and sensor grain a pixel or two across, which makes ridges look granular. It has its own
     // random stream, so that it does not shift the impression's other draws.
     let mut grain_rng = Rng::stream(seed, "grain");
-    let grain = FractalNoise::new(&mut grain_rng, mw, mh, 1.6, 2);
-    let grain_strength = grain_rng.range(0.25, 0.6) as f32;
+    // Not on a square lattice: grain that small on one shows its grid as a regular dot pattern.
+    let grain = GrainNoise::new(&mut grain_rng, mw, mh, 1.6);
+    let grain_strength = grain_rng.range(0.15, 0.45) as f32;
     let fine_edge = FractalNoise::new(&mut rng, mw, mh, 14.0, 2);
     // Ridge edges are ragged the same way on every impression: that noise belongs to the finger.
     let roughness = FractalNoise::new(&mut Rng::stream(finger_seed, "ridge-edges"), mw, mh, 2.5, 2);
@@ -274,7 +299,11 @@ pub fn render(
     let wet_patch_noise = FractalNoise::new(&mut rng, mw, mh, 35.0, 2);
     let dark_patch_noise = FractalNoise::new(&mut rng, mw, mh, 50.0, 3);
     let creases = Creases::new(finger_seed, master);
-    let pores = Pores::new(finger_seed);
+    // How this impression shows the skin's ridge units and pores, from a stream of its own.
+    let mut texture_rng = Rng::stream(seed, "ridge-texture");
+    let unit_width_gain = texture_rng.range(UNIT_WIDTH_THRESHOLD.0, UNIT_WIDTH_THRESHOLD.1) as f32;
+    let pore_gain = texture_rng.range(PORE_INK_LOSS.0, PORE_INK_LOSS.1) as f32;
+    let skin = &master.texture;
     let (cut_sin, cut_cos) = d.cut_angle_rad.sin_cos();
     let mut specks = Specks::new(w, h);
     let count = (rng.unit() * 25.0) as usize;
@@ -332,6 +361,9 @@ pub fn render(
                 my = qy - b * (ty - my);
             }
             let ridge = master.ridges.sample(mx, my, 0.0);
+            let unit_width = skin.unit_width.sample(mx, my, 0.0);
+            let unit_core = skin.unit_core.sample(mx, my, 1.0);
+            let fragility = skin.fragility.sample(mx, my, 0.0);
             // Firmer in the middle of the contact, lighter towards its edge.
             let mut firmness = (1.0 - dist * dist).max(0.0).sqrt() * (1.0 + 0.25 * pressure_noise.at(mx, my));
             // Towards the joint the finger lifts off the glass: ridges fade and break up there.
@@ -354,8 +386,10 @@ pub fn render(
                 + beading * (0.6 + 0.4 * d.dry) * ridge_units.at(mx, my).max(0.0)
                 + 0.5 * regional_spread * regional.at(mx, my)
                 + 0.15 * d.unevenness * blotches.at(mx, my)
-                + 0.15 * dry_patch;
-            let mut k = smoothstep(0.5 + (ridge - threshold) / 0.45);
+                + 0.15 * dry_patch
+                - unit_width_gain * unit_width
+                + UNIT_PINCH * (1.0 - unit_core);
+            let mut k = smoothstep(0.5 + (ridge - threshold) / RIDGE_EDGE_SOFTNESS);
             if dry_patch > 0.0 {
                 let gap = smoothstep((dry_noise.at(my, mx) - 0.05) / 0.2);
                 k *= 1.0 - 0.9 * dry_patch * gap;
@@ -364,9 +398,14 @@ pub fn render(
             let light = (1.0 - firmness).clamp(0.0, 1.0);
             let broken = smoothstep((break_noise.at(mx, my) - 0.95 + 0.9 * d.breakiness * light) / 0.15);
             k *= 1.0 - 0.95 * broken;
-            // Creases and pores interrupt the ridges: thin white lines across, white dots along.
-            k *= 1.0 - creases.at(mx, my);
-            k *= 1.0 - pores.at(mx, my);
+            // Dry skin and a light touch part the ridge units where they meet, the most fragile
+            // first, and the most fragile units of all do not touch the glass.
+            let parting =
+                (UNIT_PARTING_DRY * d.dry.max(dry_patch) + UNIT_PARTING_LIGHT * d.breakiness * light).min(1.0);
+            k *= 1.0 - smoothstep((parting - fragility) / 0.2) * (1.0 - unit_core);
+            k *= 1.0 - 0.9 * smoothstep((parting - UNIT_DROP_PARTING - 0.5 * fragility) / 0.15);
+            // Creases interrupt the ridges: thin white lines across.
+            k *= 1.0 - creases.at(mx, my, CREASE_UNIT_JITTER_PX * (2.0 * fragility - 1.0));
             if d.dry > 0.0 {
                 // Dry skin touches in patches: gaps along the ridges.
                 let gap = smoothstep((dry_noise.at(mx, my) - 0.75 + 0.75 * d.dry) / 0.18);
@@ -386,7 +425,7 @@ pub fn render(
             if d.smudge > 0.0 {
                 k = k * (1.0 - d.smudge) + d.smudge * 0.6 * smoothstep(0.5 + ridge);
             }
-            k *= 0.85 + 0.15 * texture.at(mx, my);
+            k *= 0.9 + 0.1 * texture.at(mx, my);
             k *= 1.0 - grain_strength * smoothstep((grain.at(mx, my) - 0.1) / 0.5);
             k *= 1.0 - d.unevenness * 0.3 * (0.5 + 0.5 * ink_level.at(mx, my));
             k *= 1.0 - d.unevenness * 0.25 * (0.5 + 0.5 * blotches.at(my, mx));
@@ -395,11 +434,20 @@ pub fn render(
             // The factors above only ever lighten the ink; the gain brings the cores of firm ridges
             // back to full ink, so that the darkest part of an image is nearly black, as on real
             // sensors (the darkest 1% of an FVC2002 image lies at grey 26 to 40, as a median).
-            k = (1.6 * k).min(1.0);
+            k = (INK_GAIN * k).min(1.0);
+            // Open pores: white dots along the ridges' crests, after the gain so that they stay
+            // white in the blackest ridge.
+            k *= 1.0 - pore_gain * skin.pores.sample(mx, my, 0.0);
             k *= 1.0 - regional_spread * smoothstep((regional.at(mx, my) - 0.1) / 0.5);
             ink.data[v * w + u] = (k * contact).clamp(0.0, 1.0);
             contact_map.data[v * w + u] = contact * (0.6 + 0.4 * texture.at(my, mx));
         }
+    }
+    // A good capture is as sharp as the sensor's optics (a capacitive sensor has none: each cell
+    // reads its own patch of skin, and ridge edges are as sharp as the pixels); a poor one is
+    // smeared.
+    if d.blur_radius_px == 0 && d.column_stripes == 0.0 {
+        binomial_blur(&mut ink);
     }
     for _ in 0..d.blur_radius_px {
         box_blur(&mut ink, 1);
@@ -546,10 +594,19 @@ impl Specks {
 
 /// Most creases on one finger.
 const MAX_CREASES: u64 = 7;
-/// Side of the cell that holds at most one sweat pore, pixels at [`MASTER_DPI`].
-const PORE_CELL_PX: f32 = 7.0;
-/// Share of pore cells that hold a pore.
-const PORE_SHARE: f32 = 0.8;
+/// Range of the amplitude of a crease's slow bend, pixels at [`MASTER_DPI`]: skin folds follow
+/// the flesh, not a ruler.
+const CREASE_BEND_PX: (f64, f64) = (2.0, 7.0);
+/// Range of the wavelength (over 2π) of that bend, pixels at [`MASTER_DPI`].
+const CREASE_BEND_WAVELENGTH_PX: (f64, f64) = (18.0, 45.0);
+/// Range of the wavelength (over 2π) over which a crease deepens and fades along its length,
+/// pixels at [`MASTER_DPI`].
+const CREASE_FADE_WAVELENGTH_PX: (f64, f64) = (12.0, 35.0);
+/// Share of a crease's depth that comes and goes along it.
+const CREASE_FADE: f32 = 0.45;
+/// Farthest a ridge unit's end strays from a crease's edge, pixels at [`MASTER_DPI`]: each ridge
+/// stops short of the crease at its own distance.
+const CREASE_UNIT_JITTER_PX: f32 = 1.5;
 
 /// Creases of the skin, a property of the finger: thin, slightly curved white lines, mostly
 /// across the finger, where the ridges do not touch the glass.
@@ -560,6 +617,9 @@ struct Creases {
     /// Per line, how it departs from a smooth arc: wander of its centre line (amplitude, px;
     /// wavelength, px; phase) and swell of its width (wavelength, px; phase).
     shapes: Vec<[f32; 5]>,
+    /// Per line, its slow bend (amplitude, px; wavelength, px; phase) and where along it it fades
+    /// (wavelength, px; phase).
+    bends: Vec<[f32; 5]>,
 }
 
 impl Creases {
@@ -602,59 +662,51 @@ impl Creases {
                 ]
             })
             .collect();
-        Creases { lines, shapes }
+        // Drawn later still, from a stream of their own.
+        let mut bend_rng = Rng::stream(finger_seed, "crease-bends");
+        let bends = lines
+            .iter()
+            .map(|_| {
+                [
+                    bend_rng.range(CREASE_BEND_PX.0, CREASE_BEND_PX.1) as f32,
+                    bend_rng.range(CREASE_BEND_WAVELENGTH_PX.0, CREASE_BEND_WAVELENGTH_PX.1) as f32,
+                    bend_rng.range(0.0, std::f64::consts::TAU) as f32,
+                    bend_rng.range(CREASE_FADE_WAVELENGTH_PX.0, CREASE_FADE_WAVELENGTH_PX.1) as f32,
+                    bend_rng.range(0.0, std::f64::consts::TAU) as f32,
+                ]
+            })
+            .collect();
+        Creases { lines, shapes, bends }
     }
 
-    /// How much of the ridge is missing at a skin point, 0 to 1.
-    fn at(&self, x: f32, y: f32) -> f32 {
+    /// How much of the ridge is missing at a skin point, 0 to 1; `jitter_px` moves the point
+    /// across the crease (the ridge unit's own offset, so that the crease's edge is ragged).
+    fn at(&self, x: f32, y: f32, jitter_px: f32) -> f32 {
         let mut gone = 0.0f32;
-        for (&[cx, cy, ux, uy, half_len, half_width, curve, depth], &[amp, wave, phase, swell, swell_phase]) in
-            self.lines.iter().zip(&self.shapes)
+        for ((&[cx, cy, ux, uy, half_len, half_width, curve, depth], &[amp, wave, phase, swell, swell_phase]), bend) in
+            self.lines.iter().zip(&self.shapes).zip(&self.bends)
         {
+            let &[bend_px, bend_wave, bend_phase, fade_wave, fade_phase] = bend;
             let (dx, dy) = (x - cx, y - cy);
             let along = dx * ux + dy * uy;
             if along.abs() > half_len {
                 continue;
             }
             // Skin folds are not drawn with a ruler: the line wanders and swells along its length.
-            let across = -dx * uy + dy * ux - curve * along * along - amp * (along / wave + phase).sin();
+            let across = -dx * uy + dy * ux
+                - curve * along * along
+                - amp * (along / wave + phase).sin()
+                - bend_px * (along / bend_wave + bend_phase).sin()
+                + jitter_px;
             let width = half_width * (1.0 + 0.45 * (along / swell + swell_phase).sin());
             if across.abs() > 4.0 * width {
                 continue;
             }
             let taper = smoothstep((half_len - along.abs()) / 20.0);
-            gone = gone.max(depth * taper * (-(across / width).powi(2)).exp());
+            let fade = 1.0 - CREASE_FADE * (0.5 + 0.5 * (along / fade_wave + fade_phase).sin());
+            gone = gone.max(depth * taper * fade * (-(across / width).powi(2)).exp());
         }
         gone
-    }
-}
-
-/// Sweat pores, a property of the finger: small white dots along the ridges, at most one in each
-/// cell of a grid, placed by hashing the cell.
-struct Pores {
-    seed: u64,
-}
-
-impl Pores {
-    fn new(finger_seed: u64) -> Self {
-        Pores {
-            seed: derive(finger_seed, &[label("pores")]),
-        }
-    }
-
-    /// How much of the ridge is missing at a skin point, 0 to 1.
-    fn at(&self, x: f32, y: f32) -> f32 {
-        let (gx, gy) = ((x / PORE_CELL_PX).floor(), (y / PORE_CELL_PX).floor());
-        let h = derive(self.seed, &[gx as i64 as u64, gy as i64 as u64]);
-        let byte = |k: u32| ((h >> (8 * k)) & 0xff) as f32 / 255.0;
-        if byte(0) >= PORE_SHARE {
-            return 0.0;
-        }
-        let px = (gx + 0.2 + 0.6 * byte(1)) * PORE_CELL_PX;
-        let py = (gy + 0.2 + 0.6 * byte(2)) * PORE_CELL_PX;
-        let radius = 1.1 + 0.7 * byte(3);
-        let d2 = (x - px).powi(2) + (y - py).powi(2);
-        (-d2 / (radius * radius)).exp()
     }
 }
 
@@ -685,10 +737,50 @@ mod tests {
         (-240..=240)
             .map(|k| k as f32 * 0.05)
             .max_by(|&a, &b| {
-                let gone = |across: f32| creases.at(cx + along * ux - across * uy, cy + along * uy + across * ux);
+                let gone = |across: f32| creases.at(cx + along * ux - across * uy, cy + along * uy + across * ux, 0.0);
                 gone(a).total_cmp(&gone(b))
             })
             .unwrap_or(0.0)
+    }
+
+    /// How much of the ridge a crease takes at its deepest across, at `along` from its centre.
+    fn depth_at(creases: &Creases, line: usize, along: f32) -> f32 {
+        let [cx, cy, ux, uy, ..] = creases.lines[line];
+        (-240..=240)
+            .map(|k| {
+                let across = k as f32 * 0.05;
+                creases.at(cx + along * ux - across * uy, cy + along * uy + across * ux, 0.0)
+            })
+            .fold(0.0, f32::max)
+    }
+
+    #[test]
+    fn creases_come_and_go_along_their_length() {
+        // A crease drawn at one depth all along reads as a scratch; skin folds deepen and fade.
+        let mut checked = 0;
+        for seed in 1..=6u64 {
+            let master = MasterPrint::generate(seed);
+            let creases = Creases::new(seed, &master);
+            for line in 0..creases.lines.len() {
+                let half_len = creases.lines[line][4];
+                // Away from the tapered ends.
+                let reach = half_len - 20.0;
+                if reach < 20.0 {
+                    continue;
+                }
+                let depths: Vec<f32> = (0..=40)
+                    .map(|k| depth_at(&creases, line, -reach + 2.0 * reach * k as f32 / 40.0))
+                    .collect();
+                let deepest = depths.iter().cloned().fold(0.0, f32::max);
+                let shallowest = depths.iter().cloned().fold(f32::MAX, f32::min);
+                assert!(
+                    shallowest < 0.8 * deepest,
+                    "seed {seed} crease {line} keeps its depth: {depths:?}"
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked >= 5, "only {checked} creases long enough to check");
     }
 
     #[test]

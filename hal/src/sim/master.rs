@@ -1,6 +1,6 @@
 //! The master print: everything about one virtual finger that does not change between captures.
 //!
-//! A master print is drawn from a seed in four steps, after SFinGe (Cappelli, Maio, Maltoni):
+//! A master print is drawn from a seed in five steps, after SFinGe (Cappelli, Maio, Maltoni):
 //! 1. the pad: the outline of the fingertip, an ellipse a little flattened at the top;
 //! 2. the pattern class (arch, tented arch, left or right loop, whorl, with their natural
 //!    frequencies) and its singular points, cores and deltas, placed where they sit on real fingers;
@@ -13,7 +13,8 @@
 //!    local orientation and period. Ridges that meet at different phases end or fork where they
 //!    meet. Those minutiae follow from the flow, so two fingers with alike flows share them; short
 //!    ridges inserted at random places (a twist of the ridge phase between two points) add the
-//!    minutiae that skin has for no reason of flow.
+//!    minutiae that skin has for no reason of flow;
+//! 5. the ridges' texture: pores along their crests and the units round them (see [`super::texture`]).
 //!
 //! Everything here is at [`MASTER_DPI`]; impressions resample it to the sensor's resolution.
 
@@ -21,6 +22,7 @@ use std::f32::consts::{PI, TAU};
 
 use super::field::{smoothstep, Field, FractalNoise};
 use super::rng::Rng;
+use super::texture::RidgeTexture;
 
 /// Resolution of a master print, dots per inch.
 pub const MASTER_DPI: f32 = 500.0;
@@ -172,6 +174,8 @@ pub struct MasterPrint {
     pub ridges: Field,
     /// Mean ridge period of this finger, pixels at [`MASTER_DPI`].
     pub mean_period_px: f32,
+    /// Pores and ridge units along the ridges.
+    pub texture: RidgeTexture,
 }
 
 /// The geometry from which the ridges are grown: orientation and period at every point.
@@ -277,12 +281,16 @@ impl MasterPrint {
             wander_rad: wander_rng.range(WANDER_RAD.0, WANDER_RAD.1) as f32,
         };
         let ridges = grow_ridges(&mut rng, &mut Rng::stream(seed, "ridge-defects"), &flow);
+        let texture = RidgeTexture::new(&mut Rng::stream(seed, "ridge-texture"), &ridges, |x, y| {
+            flow.orientation(x, y)
+        });
         MasterPrint {
             class,
             singularities,
             pad,
             ridges,
             mean_period_px,
+            texture,
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod field;
 pub mod impression;
 pub mod master;
 pub mod rng;
+pub mod texture;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
