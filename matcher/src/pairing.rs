@@ -57,13 +57,29 @@ pub(crate) struct Edge {
 
 /// A template laid out for comparison: its minutiae and, per minutia, the edges to its nearest
 /// neighbours, shortest first.
+///
+/// The search for roots looks only at the [`ROOT_NEIGHBOURS`] shortest edges of each minutia, and
+/// growing only at the minutiae it reaches, so the directions of the longer edges (an `atan2` and
+/// two conversions each) are worked out only when growing first reaches their minutia
+/// ([`EdgeTable::complete`]); until then those edges hold their neighbour and length only.
 #[derive(Debug, Clone)]
 pub(crate) struct EdgeTable {
     pub points: Vec<Point>,
-    /// Every minutia's edges in one list: those of minutia `i` are `edges[starts[i]..starts[i + 1]]`.
+    /// Every minutia's edges in one list, [`NEIGHBOURS_PER_MINUTIA`] places each: those of minutia
+    /// `i` are `edges[i * NEIGHBOURS_PER_MINUTIA..][..counts[i]]`.
     edges: Vec<Edge>,
-    starts: Vec<u32>,
+    counts: Vec<u8>,
+    /// Whether the directions of minutia `i`'s longer edges have been worked out.
+    complete: Vec<bool>,
 }
+
+/// Fills the places of a minutia with fewer neighbours than [`NEIGHBOURS_PER_MINUTIA`].
+pub(crate) const NO_EDGE: Edge = Edge {
+    to: 0,
+    length: 0.0,
+    from_angle: 0,
+    to_angle: 0,
+};
 
 /// The nearest neighbours met so far, each as one key `squared distance << 16 | index`, nearest
 /// first; free places hold [`Nearest::FREE`], which sorts after every key. Minutiae sit on whole
@@ -148,9 +164,13 @@ impl EdgeTable {
         for (r, &(_, _, i)) in by_row.iter().enumerate() {
             rank[i as usize] = r as u16;
         }
-        let mut edges = Vec::with_capacity(n * NEIGHBOURS_PER_MINUTIA);
-        let mut starts = Vec::with_capacity(n + 1);
-        for (a, &r) in points.iter().zip(&rank) {
+        let mut edges = vec![NO_EDGE; n * NEIGHBOURS_PER_MINUTIA];
+        let mut counts = Vec::with_capacity(n);
+        for ((a, &r), places) in points
+            .iter()
+            .zip(&rank)
+            .zip(edges.chunks_exact_mut(NEIGHBOURS_PER_MINUTIA))
+        {
             let r = usize::from(r);
             let (ay, ax, _) = by_row[r];
             let mut near = Nearest::EMPTY;
@@ -180,25 +200,67 @@ impl EdgeTable {
                     break;
                 }
             }
-            starts.push(edges.len() as u32);
-            for key in near.keys() {
+            let mut count = 0;
+            for (k, (key, place)) in near.keys().zip(places.iter_mut()).enumerate() {
                 let (squared, j) = (key >> 16, (key & 0xffff) as usize);
-                edges.push(edge(a, &points[j], j, (squared as f32).sqrt()));
+                let length = (squared as f32).sqrt();
+                *place = if k < ROOT_NEIGHBOURS {
+                    edge(a, &points[j], j, length)
+                } else {
+                    Edge {
+                        to: j as u16,
+                        length,
+                        ..NO_EDGE
+                    }
+                };
+                count += 1;
             }
+            counts.push(count);
         }
-        starts.push(edges.len() as u32);
-        Self { points, edges, starts }
+        let complete = counts.iter().map(|&c| usize::from(c) <= ROOT_NEIGHBOURS).collect();
+        Self {
+            points,
+            edges,
+            counts,
+            complete,
+        }
     }
 
-    /// The edges of minutia `i`, shortest first.
+    /// Works out the directions of minutia `i`'s longer edges, if not done yet.
+    #[inline]
+    pub fn complete(&mut self, i: usize) {
+        if self.complete[i] {
+            return;
+        }
+        self.complete[i] = true;
+        let a = self.points[i];
+        let places = &mut self.edges[i * NEIGHBOURS_PER_MINUTIA..][..usize::from(self.counts[i])];
+        for place in &mut places[ROOT_NEIGHBOURS..] {
+            let j = usize::from(place.to);
+            *place = edge(&a, &self.points[j], j, place.length);
+        }
+    }
+
+    /// Works out the directions of every minutia's longer edges.
+    pub fn complete_all(&mut self) {
+        for i in 0..self.points.len() {
+            self.complete(i);
+        }
+    }
+
+    /// The edges of minutia `i`, shortest first; [`EdgeTable::complete`] must have been called for it.
     #[inline]
     pub fn edges_of(&self, i: usize) -> &[Edge] {
-        &self.edges[self.starts[i] as usize..self.starts[i + 1] as usize]
+        debug_assert!(self.complete[i], "the longer edges of minutia {i} are not worked out");
+        &self.edges[i * NEIGHBOURS_PER_MINUTIA..][..usize::from(self.counts[i])]
     }
 
-    /// The edges of every minutia in turn.
-    pub fn all_edges(&self) -> impl Iterator<Item = &[Edge]> + '_ {
-        (0..self.points.len()).map(|i| self.edges_of(i))
+    /// The [`ROOT_NEIGHBOURS`] shortest edges of every minutia in turn, which are always complete.
+    pub fn all_root_edges(&self) -> impl Iterator<Item = &[Edge]> + '_ {
+        self.edges
+            .chunks_exact(NEIGHBOURS_PER_MINUTIA)
+            .zip(&self.counts)
+            .map(|(places, &count)| &places[..usize::from(count).min(ROOT_NEIGHBOURS)])
     }
 }
 
@@ -293,8 +355,8 @@ impl EdgeIndex {
         let bins = ANGLE_BINS * ANGLE_BINS * LENGTH_BINS;
         let bin_of = |e: &Edge| angle_cell(angle_bin(e.from_angle), angle_bin(e.to_angle)) + length_bin(e.length);
         let mut counts = vec![0u32; bins + 1];
-        for edges in table.all_edges() {
-            for e in edges.iter().take(ROOT_NEIGHBOURS) {
+        for edges in table.all_root_edges() {
+            for e in edges {
                 counts[bin_of(e) + 1] += 1;
             }
         }
@@ -310,8 +372,8 @@ impl EdgeIndex {
             to: 0,
         };
         let mut entries = vec![placeholder; counts[bins] as usize];
-        for (i, edges) in table.all_edges().enumerate() {
-            for e in edges.iter().take(ROOT_NEIGHBOURS) {
+        for (i, edges) in table.all_root_edges().enumerate() {
+            for e in edges {
                 let b = bin_of(e);
                 entries[fill[b] as usize] = IndexedEdge {
                     length: e.length,
@@ -368,8 +430,8 @@ pub(crate) fn root_pairs(
     let nc = candidate.points.len();
     support.clear();
     support.resize(probe_count * nc, 0.0);
-    for (j, edges) in candidate.all_edges().enumerate() {
-        for f in edges.iter().take(ROOT_NEIGHBOURS) {
+    for (j, edges) in candidate.all_root_edges().enumerate() {
+        for f in edges {
             index.for_each_match(f, |i, to, closeness| {
                 support[i as usize * nc + j] += closeness;
                 support[to as usize * nc + f.to as usize] += closeness;
