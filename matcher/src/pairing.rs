@@ -398,10 +398,13 @@ impl EdgeIndex {
         }
     }
 
-    /// Calls `visit(probe minutia, its neighbour, closeness)` for every indexed edge that matches
-    /// `edge`, where closeness is [`MAX_EDGE_MISMATCH`] less the [`edge_mismatch`] of the two.
+    /// Writes to the front of `found`, in index order, `(probe minutia, its neighbour, closeness)`
+    /// for every indexed edge that matches `edge`, where closeness is [`MAX_EDGE_MISMATCH`] less
+    /// the [`edge_mismatch`] of the two, and returns how many. `found` must be longer than the
+    /// index.
     #[inline]
-    fn for_each_match(&self, edge: &Edge, mut visit: impl FnMut(u16, u16, f32)) {
+    fn find_matches(&self, edge: &Edge, found: &mut [(u16, u16, f32)]) -> usize {
+        let mut count = 0;
         let tol = length_tolerance(edge.length);
         let (lo, hi) = (length_bin(edge.length - tol), length_bin(edge.length + tol));
         let (from_first, from_count) = angle_bins_around(edge.from_angle);
@@ -411,18 +414,21 @@ impl EdgeIndex {
                 let cell = angle_cell(a & (ANGLE_BINS - 1), b & (ANGLE_BINS - 1));
                 let (start, end) = (self.offsets[cell + lo], self.offsets[cell + hi + 1]);
                 for e in &self.entries[start as usize..end as usize] {
-                    let probe_edge = Edge {
-                        to: e.to,
-                        length: e.length,
-                        from_angle: e.from_angle,
-                        to_angle: e.to_angle,
-                    };
-                    if let Some(m) = edge_mismatch(&probe_edge, edge) {
-                        visit(e.from, e.to, MAX_EDGE_MISMATCH - m);
-                    }
+                    // Every edge is written down and only a match moves on past it: few of the
+                    // edges in the bins match, at no predictable place, and a branch on each
+                    // was often mispredicted. (The tests and arithmetic are edge_mismatch's.)
+                    let da = turn_gap(e.from_angle, edge.from_angle);
+                    let db = turn_gap(e.to_angle, edge.to_angle);
+                    let dl = (e.length - edge.length).abs();
+                    let tl = length_tolerance(e.length.min(edge.length));
+                    // In u32: two gaps that fail may add up past u16.
+                    let m = dl / tl + (u32::from(da) + u32::from(db)) as f32 / ANGLE_TOLERANCE_TURNS as f32;
+                    found[count] = (e.from, e.to, MAX_EDGE_MISMATCH - m);
+                    count += usize::from((da <= ANGLE_TOLERANCE_TURNS) & (db <= ANGLE_TOLERANCE_TURNS) & (dl <= tl));
                 }
             }
         }
+        count
     }
 }
 
@@ -437,12 +443,14 @@ pub(crate) fn root_pairs(
     let nc = candidate.points.len();
     support.clear();
     support.resize(probe_count * nc, 0.0);
+    let mut found = vec![(0, 0, 0.0); index.entries.len() + 1];
     for (j, edges) in candidate.all_root_edges().enumerate() {
         for f in edges {
-            index.for_each_match(f, |i, to, closeness| {
+            let count = index.find_matches(f, &mut found);
+            for &(i, to, closeness) in &found[..count] {
                 support[i as usize * nc + j] += closeness;
                 support[to as usize * nc + f.to as usize] += closeness;
-            });
+            }
         }
     }
     // Each pair as one key that orders by support, strongest first, then by probe and candidate
