@@ -398,12 +398,11 @@ impl EdgeIndex {
         }
     }
 
-    /// Writes to the front of `found`, in index order, `(probe minutia, its neighbour, closeness)`
-    /// for every indexed edge that matches `edge`, where closeness is [`MAX_EDGE_MISMATCH`] less
-    /// the [`edge_mismatch`] of the two, and returns how many. `found` must be longer than the
-    /// index.
+    /// Writes to the front of `found`, in index order, the places in the index of the edges that
+    /// match `edge` (whose [`edge_mismatch`] is not `None`), and returns how many. `found` must be
+    /// longer than the index.
     #[inline]
-    fn find_matches(&self, edge: &Edge, found: &mut [(u16, u16, f32)]) -> usize {
+    fn find_matches(&self, edge: &Edge, found: &mut [u32]) -> usize {
         let mut count = 0;
         let tol = length_tolerance(edge.length);
         let (lo, hi) = (length_bin(edge.length - tol), length_bin(edge.length + tol));
@@ -413,22 +412,34 @@ impl EdgeIndex {
             for b in to_first..to_first + to_count {
                 let cell = angle_cell(a & (ANGLE_BINS - 1), b & (ANGLE_BINS - 1));
                 let (start, end) = (self.offsets[cell + lo], self.offsets[cell + hi + 1]);
-                for e in &self.entries[start as usize..end as usize] {
+                for (place, e) in (start..end).zip(&self.entries[start as usize..end as usize]) {
                     // Every edge is written down and only a match moves on past it: few of the
                     // edges in the bins match, at no predictable place, and a branch on each
-                    // was often mispredicted. (The tests and arithmetic are edge_mismatch's.)
+                    // was often mispredicted. (The tests are edge_mismatch's; the mismatch
+                    // itself, with its division, is left for the few that match.)
                     let da = turn_gap(e.from_angle, edge.from_angle);
                     let db = turn_gap(e.to_angle, edge.to_angle);
                     let dl = (e.length - edge.length).abs();
                     let tl = length_tolerance(e.length.min(edge.length));
-                    // In u32: two gaps that fail may add up past u16.
-                    let m = dl / tl + (u32::from(da) + u32::from(db)) as f32 / ANGLE_TOLERANCE_TURNS as f32;
-                    found[count] = (e.from, e.to, MAX_EDGE_MISMATCH - m);
+                    found[count] = place;
                     count += usize::from((da <= ANGLE_TOLERANCE_TURNS) & (db <= ANGLE_TOLERANCE_TURNS) & (dl <= tl));
                 }
             }
         }
         count
+    }
+
+    /// The probe minutia and neighbour of the indexed edge at `place`, and its closeness to
+    /// `edge`, which it matches: [`MAX_EDGE_MISMATCH`] less their [`edge_mismatch`].
+    #[inline]
+    fn closeness(&self, place: u32, edge: &Edge) -> (u16, u16, f32) {
+        let e = &self.entries[place as usize];
+        let da = turn_gap(e.from_angle, edge.from_angle);
+        let db = turn_gap(e.to_angle, edge.to_angle);
+        let dl = (e.length - edge.length).abs();
+        let tl = length_tolerance(e.length.min(edge.length));
+        let m = dl / tl + (da + db) as f32 / ANGLE_TOLERANCE_TURNS as f32;
+        (e.from, e.to, MAX_EDGE_MISMATCH - m)
     }
 }
 
@@ -443,11 +454,12 @@ pub(crate) fn root_pairs(
     let nc = candidate.points.len();
     support.clear();
     support.resize(probe_count * nc, 0.0);
-    let mut found = vec![(0, 0, 0.0); index.entries.len() + 1];
+    let mut found = vec![0; index.entries.len() + 1];
     for (j, edges) in candidate.all_root_edges().enumerate() {
         for f in edges {
             let count = index.find_matches(f, &mut found);
-            for &(i, to, closeness) in &found[..count] {
+            for &place in &found[..count] {
+                let (i, to, closeness) = index.closeness(place, f);
                 support[i as usize * nc + j] += closeness;
                 support[to as usize * nc + f.to as usize] += closeness;
             }
