@@ -85,9 +85,10 @@ pub(crate) const NO_EDGE: Edge = Edge {
 /// first; free places hold [`Nearest::FREE`], which sorts after every key. Minutiae sit on whole
 /// pixels, so squared distances within reach are small whole numbers, and keys order by distance
 /// and then by index, which keeps the result deterministic while each step is one integer
-/// comparison.
+/// comparison. Place 0 holds -1, below every key (keys are never negative), so that every kept
+/// place has one before it and the merge needs no special first place.
 #[derive(Debug, Clone, Copy)]
-struct Nearest([i32; NEIGHBOURS_PER_MINUTIA]);
+struct Nearest([i32; NEIGHBOURS_PER_MINUTIA + 1]);
 
 /// Coordinates are clamped to this in the neighbour search, px, so that squared distances stay
 /// well inside `i32` whatever a template holds (the template codecs already keep to 14 bits).
@@ -102,12 +103,16 @@ const _: () = assert!(
 
 impl Nearest {
     const FREE: i32 = i32::MAX;
-    const EMPTY: Self = Self([Self::FREE; NEIGHBOURS_PER_MINUTIA]);
+    const EMPTY: Self = {
+        let mut places = [Self::FREE; NEIGHBOURS_PER_MINUTIA + 1];
+        places[0] = -1;
+        Self(places)
+    };
 
     /// The largest squared distance a new neighbour may have and still get in, px².
     #[inline]
     fn reach(&self) -> i32 {
-        (self.0[NEIGHBOURS_PER_MINUTIA - 1] >> 16).min(MAX_SQUARED_LENGTH)
+        (self.0[NEIGHBOURS_PER_MINUTIA] >> 16).min(MAX_SQUARED_LENGTH)
     }
 
     /// Takes in `key` if it is smaller than the largest key kept (or there is a free place).
@@ -117,27 +122,31 @@ impl Nearest {
     /// mispredicted branch per offer used to cost more than these few vector operations.
     #[inline]
     fn offer(&mut self, key: i32) {
-        if key >= self.0[NEIGHBOURS_PER_MINUTIA - 1] {
+        if key >= self.0[NEIGHBOURS_PER_MINUTIA] {
             return;
         }
-        // The place before the first holds -1, below every key (keys are never negative).
-        let mut before = [-1; NEIGHBOURS_PER_MINUTIA];
-        before[1..].copy_from_slice(&self.0[..NEIGHBOURS_PER_MINUTIA - 1]);
         // With masks (all ones where the key is smaller, from the sign of a difference, which
         // cannot overflow between -1, keys and FREE) and selections by them: plain integer
         // operations that the compiler turns into a few vector instructions on any x86-64, where
-        // the minimum and maximum of 32-bit integers became a dozen scalar selections each.
-        for (place, before) in self.0.iter_mut().zip(before) {
-            let key_before_place = key.wrapping_sub(*place) >> 31;
+        // the minimum and maximum of 32-bit integers became a dozen scalar selections each. The
+        // old places and those before them are two overlapping runs of one array, read whole.
+        let mut merged = [0; NEIGHBOURS_PER_MINUTIA];
+        for ((merged, &place), &before) in merged
+            .iter_mut()
+            .zip(&self.0[1..])
+            .zip(&self.0[..NEIGHBOURS_PER_MINUTIA])
+        {
+            let key_before_place = key.wrapping_sub(place) >> 31;
             let key_before_before = key.wrapping_sub(before) >> 31;
             let moved = (before & key_before_before) | (key & !key_before_before);
-            *place = (moved & key_before_place) | (*place & !key_before_place);
+            *merged = (moved & key_before_place) | (place & !key_before_place);
         }
+        self.0[1..].copy_from_slice(&merged);
     }
 
     /// The keys kept, nearest first.
     fn keys(&self) -> impl Iterator<Item = i32> + '_ {
-        self.0.iter().copied().take_while(|&key| key != Self::FREE)
+        self.0[1..].iter().copied().take_while(|&key| key != Self::FREE)
     }
 }
 
