@@ -19,9 +19,10 @@ pub struct Probe {
 }
 
 impl Probe {
-    /// Prepares a probe.
+    /// Prepares a probe. All its edges are worked out here, once for every candidate.
     pub fn new(template: &Template) -> Self {
-        let table = EdgeTable::new(template);
+        let mut table = EdgeTable::new(template);
+        table.complete_all();
         let index = EdgeIndex::new(&table);
         Self { table, index }
     }
@@ -29,39 +30,45 @@ impl Probe {
     /// Similarity of the probe and a candidate: 0 for no resemblance, higher for more. See the
     /// crate documentation for the table of thresholds and false match rates.
     pub fn score(&self, candidate: &Template) -> f32 {
-        let candidate = EdgeTable::new(candidate);
-        let mut scratch = Scratch::default();
-        let mut support = Vec::new();
-        let roots = root_pairs(&self.index, self.table.points.len(), &candidate, &mut support);
-        // A root already paired by an earlier pairing would mostly grow that pairing again.
-        let nc = candidate.points.len();
-        let mut covered = vec![false; self.table.points.len() * nc];
-        let mut pairings: Vec<Pairing> = Vec::new();
-        for (tried, root) in roots.into_iter().enumerate() {
-            // Two different fingers rarely grow a strong pairing from any root, while two
-            // impressions of one finger almost always do from one of the few best: once those are
-            // all weak, the rest would mostly grow more chance pairings.
-            if tried == EARLY_ROOTS && pairings.iter().all(|p| evidence(p) < EARLY_MIN_EVIDENCE) {
-                break;
-            }
-            if covered[root.0 as usize * nc + root.1 as usize] {
-                continue;
-            }
-            let pairing = grow(&self.table, &candidate, root, &mut scratch);
-            for &(i, j) in &pairing.pairs {
-                covered[i as usize * nc + j as usize] = true;
-            }
-            pairings.push(pairing);
-        }
-        // Strongest first; equal evidence keeps the order the roots came in.
-        pairings.sort_by(|a, b| evidence(b).total_cmp(&evidence(a)));
-        let mut rest = pairings.into_iter();
-        let Some(mut best) = rest.next() else {
-            return 0.0;
-        };
-        join_consistent(&mut best, rest, &self.table, &candidate);
-        score(&best, &self.table, &candidate)
+        // Growing works out edges where it needs them, so it takes both tables to change; the
+        // probe's are all worked out already, and a copy keeps a prepared probe shareable.
+        score_tables(&mut self.table.clone(), &self.index, &mut EdgeTable::new(candidate))
     }
+}
+
+/// Similarity of the templates laid out as `probe` (indexed by `index`) and `candidate`.
+fn score_tables(probe: &mut EdgeTable, index: &EdgeIndex, candidate: &mut EdgeTable) -> f32 {
+    let mut scratch = Scratch::default();
+    let mut support = Vec::new();
+    let roots = root_pairs(index, probe.points.len(), candidate, &mut support);
+    // A root already paired by an earlier pairing would mostly grow that pairing again.
+    let nc = candidate.points.len();
+    let mut covered = vec![false; probe.points.len() * nc];
+    let mut pairings: Vec<Pairing> = Vec::new();
+    for (tried, root) in roots.into_iter().enumerate() {
+        // Two different fingers rarely grow a strong pairing from any root, while two
+        // impressions of one finger almost always do from one of the few best: once those are
+        // all weak, the rest would mostly grow more chance pairings.
+        if tried == EARLY_ROOTS && pairings.iter().all(|p| evidence(p) < EARLY_MIN_EVIDENCE) {
+            break;
+        }
+        if covered[root.0 as usize * nc + root.1 as usize] {
+            continue;
+        }
+        let pairing = grow(probe, candidate, root, &mut scratch);
+        for &(i, j) in &pairing.pairs {
+            covered[i as usize * nc + j as usize] = true;
+        }
+        pairings.push(pairing);
+    }
+    // Strongest first; equal evidence keeps the order the roots came in.
+    pairings.sort_by(|a, b| evidence(b).total_cmp(&evidence(a)));
+    let mut rest = pairings.into_iter();
+    let Some(mut best) = rest.next() else {
+        return 0.0;
+    };
+    join_consistent(&mut best, rest, probe, candidate);
+    score(&best, probe, candidate)
 }
 
 /// Adds to `best`, strongest first, every other pairing that shares no minutia with it and lies
@@ -98,9 +105,12 @@ fn join_consistent(
     }
 }
 
-/// Similarity of two templates (see [`Probe::score`]).
+/// Similarity of two templates (see [`Probe::score`]). Both are laid out here as they are needed,
+/// the longer edges only where growing reaches them.
 pub fn compare(a: &Template, b: &Template) -> f32 {
-    Probe::new(a).score(b)
+    let mut probe = EdgeTable::new(a);
+    let index = EdgeIndex::new(&probe);
+    score_tables(&mut probe, &index, &mut EdgeTable::new(b))
 }
 
 #[cfg(test)]

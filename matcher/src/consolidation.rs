@@ -3,8 +3,10 @@
 //! paired minutia to an unpaired one. Because every step only compares nearby minutiae, the pairing
 //! bends with the skin's elastic distortion instead of demanding one rigid alignment of the prints.
 
-use crate::pairing::{edge_mismatch, Edge, EdgeTable, MAX_EDGE_MISMATCH};
-use crate::params::{MIN_AGREEING_EDGES, MIN_PAIRS_BEFORE_CONFIRMATION, SUPPORT_CLOSENESS_EXPONENT};
+use crate::pairing::{edge_mismatch, Edge, EdgeTable, MAX_EDGE_MISMATCH, NO_EDGE};
+use crate::params::{
+    MIN_AGREEING_EDGES, MIN_PAIRS_BEFORE_CONFIRMATION, NEIGHBOURS_PER_MINUTIA, SUPPORT_CLOSENESS_EXPONENT,
+};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
@@ -38,7 +40,12 @@ pub(crate) struct Scratch {
 }
 
 /// Grows the pairing from `root`.
-pub(crate) fn grow(probe: &EdgeTable, candidate: &EdgeTable, root: (u16, u16), scratch: &mut Scratch) -> Pairing {
+pub(crate) fn grow(
+    probe: &mut EdgeTable,
+    candidate: &mut EdgeTable,
+    root: (u16, u16),
+    scratch: &mut Scratch,
+) -> Pairing {
     scratch.probe_to_candidate.clear();
     scratch.probe_to_candidate.resize(probe.points.len(), NONE);
     scratch.candidate_to_probe.clear();
@@ -51,6 +58,8 @@ pub(crate) fn grow(probe: &EdgeTable, candidate: &EdgeTable, root: (u16, u16), s
         if scratch.probe_to_candidate[p as usize] != NONE || scratch.candidate_to_probe[c as usize] != NONE {
             continue;
         }
+        probe.complete(p as usize);
+        candidate.complete(c as usize);
         let (pe, ce) = (probe.edges_of(p as usize), candidate.edges_of(c as usize));
         // Once the pairing has taken shape, a new pair must also be confirmed from its own side:
         // some of its own nearest edges must reach paired minutiae and agree there. (Requiring
@@ -64,17 +73,19 @@ pub(crate) fn grow(probe: &EdgeTable, candidate: &EdgeTable, root: (u16, u16), s
         scratch.candidate_to_probe[c as usize] = p;
         pairing.pairs.push((p, c));
         pairing.support += support;
-        // Offer every edge leaving the new pair that agrees in both prints. Every edge against
-        // every edge, 12 by 12: fixed loops whose rare matches the processor predicts well, where
-        // a window by length had loops of unpredictable length.
-        for e in pe {
-            for f in ce {
-                let Some(m) = edge_mismatch(e, f) else { continue };
-                let (pt, ct) = (
-                    scratch.probe_to_candidate[e.to as usize],
-                    scratch.candidate_to_probe[f.to as usize],
-                );
-                if pt == NONE && ct == NONE {
+        // Offer every edge leaving the new pair that agrees in both prints and leads to two
+        // unpaired minutiae. Edges to paired minutiae are set aside first, which in a growing
+        // pairing are many, so that only the rest are compared, each against each. (The order of
+        // the offers does not matter: the queue orders them by their whole key.)
+        let mut open = [NO_EDGE; NEIGHBOURS_PER_MINUTIA];
+        let mut open_count = 0;
+        for f in ce {
+            open[open_count] = *f;
+            open_count += usize::from(scratch.candidate_to_probe[f.to as usize] == NONE);
+        }
+        for e in pe.iter().filter(|e| scratch.probe_to_candidate[e.to as usize] == NONE) {
+            for f in &open[..open_count] {
+                if let Some(m) = edge_mismatch(e, f) {
                     scratch.queue.push(step(m, e.to, f.to));
                 }
             }

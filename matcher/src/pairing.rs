@@ -57,21 +57,38 @@ pub(crate) struct Edge {
 
 /// A template laid out for comparison: its minutiae and, per minutia, the edges to its nearest
 /// neighbours, shortest first.
+///
+/// The search for roots looks only at the [`ROOT_NEIGHBOURS`] shortest edges of each minutia, and
+/// growing only at the minutiae it reaches, so the directions of the longer edges (an `atan2` and
+/// two conversions each) are worked out only when growing first reaches their minutia
+/// ([`EdgeTable::complete`]); until then those edges hold their neighbour and length only.
 #[derive(Debug, Clone)]
 pub(crate) struct EdgeTable {
     pub points: Vec<Point>,
-    /// Every minutia's edges in one list: those of minutia `i` are `edges[starts[i]..starts[i + 1]]`.
+    /// Every minutia's edges in one list, [`NEIGHBOURS_PER_MINUTIA`] places each: those of minutia
+    /// `i` are `edges[i * NEIGHBOURS_PER_MINUTIA..][..counts[i]]`.
     edges: Vec<Edge>,
-    starts: Vec<u32>,
+    counts: Vec<u8>,
+    /// Whether the directions of minutia `i`'s longer edges have been worked out.
+    complete: Vec<bool>,
 }
+
+/// Fills the places of a minutia with fewer neighbours than [`NEIGHBOURS_PER_MINUTIA`].
+pub(crate) const NO_EDGE: Edge = Edge {
+    to: 0,
+    length: 0.0,
+    from_angle: 0,
+    to_angle: 0,
+};
 
 /// The nearest neighbours met so far, each as one key `squared distance << 16 | index`, nearest
 /// first; free places hold [`Nearest::FREE`], which sorts after every key. Minutiae sit on whole
 /// pixels, so squared distances within reach are small whole numbers, and keys order by distance
 /// and then by index, which keeps the result deterministic while each step is one integer
-/// comparison.
+/// comparison. Place 0 holds -1, below every key (keys are never negative), so that every kept
+/// place has one before it and the merge needs no special first place.
 #[derive(Debug, Clone, Copy)]
-struct Nearest([i32; NEIGHBOURS_PER_MINUTIA]);
+struct Nearest([i32; NEIGHBOURS_PER_MINUTIA + 1]);
 
 /// Coordinates are clamped to this in the neighbour search, px, so that squared distances stay
 /// well inside `i32` whatever a template holds (the template codecs already keep to 14 bits).
@@ -86,12 +103,16 @@ const _: () = assert!(
 
 impl Nearest {
     const FREE: i32 = i32::MAX;
-    const EMPTY: Self = Self([Self::FREE; NEIGHBOURS_PER_MINUTIA]);
+    const EMPTY: Self = {
+        let mut places = [Self::FREE; NEIGHBOURS_PER_MINUTIA + 1];
+        places[0] = -1;
+        Self(places)
+    };
 
     /// The largest squared distance a new neighbour may have and still get in, px².
     #[inline]
     fn reach(&self) -> i32 {
-        (self.0[NEIGHBOURS_PER_MINUTIA - 1] >> 16).min(MAX_SQUARED_LENGTH)
+        (self.0[NEIGHBOURS_PER_MINUTIA] >> 16).min(MAX_SQUARED_LENGTH)
     }
 
     /// Takes in `key` if it is smaller than the largest key kept (or there is a free place).
@@ -101,20 +122,31 @@ impl Nearest {
     /// mispredicted branch per offer used to cost more than these few vector operations.
     #[inline]
     fn offer(&mut self, key: i32) {
-        if key >= self.0[NEIGHBOURS_PER_MINUTIA - 1] {
+        if key >= self.0[NEIGHBOURS_PER_MINUTIA] {
             return;
         }
-        let mut before = [i32::MIN; NEIGHBOURS_PER_MINUTIA];
-        before[1..].copy_from_slice(&self.0[..NEIGHBOURS_PER_MINUTIA - 1]);
-        for (place, before) in self.0.iter_mut().zip(before) {
-            let smaller = if key < *place { key } else { *place };
-            *place = if smaller > before { smaller } else { before };
+        // With masks (all ones where the key is smaller, from the sign of a difference, which
+        // cannot overflow between -1, keys and FREE) and selections by them: plain integer
+        // operations that the compiler turns into a few vector instructions on any x86-64, where
+        // the minimum and maximum of 32-bit integers became a dozen scalar selections each. The
+        // old places and those before them are two overlapping runs of one array, read whole.
+        let mut merged = [0; NEIGHBOURS_PER_MINUTIA];
+        for ((merged, &place), &before) in merged
+            .iter_mut()
+            .zip(&self.0[1..])
+            .zip(&self.0[..NEIGHBOURS_PER_MINUTIA])
+        {
+            let key_before_place = key.wrapping_sub(place) >> 31;
+            let key_before_before = key.wrapping_sub(before) >> 31;
+            let moved = (before & key_before_before) | (key & !key_before_before);
+            *merged = (moved & key_before_place) | (place & !key_before_place);
         }
+        self.0[1..].copy_from_slice(&merged);
     }
 
     /// The keys kept, nearest first.
     fn keys(&self) -> impl Iterator<Item = i32> + '_ {
-        self.0.iter().copied().take_while(|&key| key != Self::FREE)
+        self.0[1..].iter().copied().take_while(|&key| key != Self::FREE)
     }
 }
 
@@ -148,9 +180,13 @@ impl EdgeTable {
         for (r, &(_, _, i)) in by_row.iter().enumerate() {
             rank[i as usize] = r as u16;
         }
-        let mut edges = Vec::with_capacity(n * NEIGHBOURS_PER_MINUTIA);
-        let mut starts = Vec::with_capacity(n + 1);
-        for (a, &r) in points.iter().zip(&rank) {
+        let mut edges = vec![NO_EDGE; n * NEIGHBOURS_PER_MINUTIA];
+        let mut counts = Vec::with_capacity(n);
+        for ((a, &r), places) in points
+            .iter()
+            .zip(&rank)
+            .zip(edges.chunks_exact_mut(NEIGHBOURS_PER_MINUTIA))
+        {
             let r = usize::from(r);
             let (ay, ax, _) = by_row[r];
             let mut near = Nearest::EMPTY;
@@ -180,25 +216,67 @@ impl EdgeTable {
                     break;
                 }
             }
-            starts.push(edges.len() as u32);
-            for key in near.keys() {
+            let mut count = 0;
+            for (k, (key, place)) in near.keys().zip(places.iter_mut()).enumerate() {
                 let (squared, j) = (key >> 16, (key & 0xffff) as usize);
-                edges.push(edge(a, &points[j], j, (squared as f32).sqrt()));
+                let length = (squared as f32).sqrt();
+                *place = if k < ROOT_NEIGHBOURS {
+                    edge(a, &points[j], j, length)
+                } else {
+                    Edge {
+                        to: j as u16,
+                        length,
+                        ..NO_EDGE
+                    }
+                };
+                count += 1;
             }
+            counts.push(count);
         }
-        starts.push(edges.len() as u32);
-        Self { points, edges, starts }
+        let complete = counts.iter().map(|&c| usize::from(c) <= ROOT_NEIGHBOURS).collect();
+        Self {
+            points,
+            edges,
+            counts,
+            complete,
+        }
     }
 
-    /// The edges of minutia `i`, shortest first.
+    /// Works out the directions of minutia `i`'s longer edges, if not done yet.
+    #[inline]
+    pub fn complete(&mut self, i: usize) {
+        if self.complete[i] {
+            return;
+        }
+        self.complete[i] = true;
+        let a = self.points[i];
+        let places = &mut self.edges[i * NEIGHBOURS_PER_MINUTIA..][..usize::from(self.counts[i])];
+        for place in &mut places[ROOT_NEIGHBOURS..] {
+            let j = usize::from(place.to);
+            *place = edge(&a, &self.points[j], j, place.length);
+        }
+    }
+
+    /// Works out the directions of every minutia's longer edges.
+    pub fn complete_all(&mut self) {
+        for i in 0..self.points.len() {
+            self.complete(i);
+        }
+    }
+
+    /// The edges of minutia `i`, shortest first; [`EdgeTable::complete`] must have been called for it.
     #[inline]
     pub fn edges_of(&self, i: usize) -> &[Edge] {
-        &self.edges[self.starts[i] as usize..self.starts[i + 1] as usize]
+        debug_assert!(self.complete[i], "the longer edges of minutia {i} are not worked out");
+        &self.edges[i * NEIGHBOURS_PER_MINUTIA..][..usize::from(self.counts[i])]
     }
 
-    /// The edges of every minutia in turn.
-    pub fn all_edges(&self) -> impl Iterator<Item = &[Edge]> + '_ {
-        (0..self.points.len()).map(|i| self.edges_of(i))
+    /// The [`ROOT_NEIGHBOURS`] shortest edges of every minutia in turn, which are always complete.
+    pub fn all_root_edges(&self) -> impl Iterator<Item = &[Edge]> + '_ {
+        self.edges
+            .chunks_exact(NEIGHBOURS_PER_MINUTIA)
+            .zip(&self.counts)
+            .map(|(places, &count)| &places[..usize::from(count).min(ROOT_NEIGHBOURS)])
     }
 }
 
@@ -293,8 +371,8 @@ impl EdgeIndex {
         let bins = ANGLE_BINS * ANGLE_BINS * LENGTH_BINS;
         let bin_of = |e: &Edge| angle_cell(angle_bin(e.from_angle), angle_bin(e.to_angle)) + length_bin(e.length);
         let mut counts = vec![0u32; bins + 1];
-        for edges in table.all_edges() {
-            for e in edges.iter().take(ROOT_NEIGHBOURS) {
+        for edges in table.all_root_edges() {
+            for e in edges {
                 counts[bin_of(e) + 1] += 1;
             }
         }
@@ -310,8 +388,8 @@ impl EdgeIndex {
             to: 0,
         };
         let mut entries = vec![placeholder; counts[bins] as usize];
-        for (i, edges) in table.all_edges().enumerate() {
-            for e in edges.iter().take(ROOT_NEIGHBOURS) {
+        for (i, edges) in table.all_root_edges().enumerate() {
+            for e in edges {
                 let b = bin_of(e);
                 entries[fill[b] as usize] = IndexedEdge {
                     length: e.length,
@@ -329,10 +407,12 @@ impl EdgeIndex {
         }
     }
 
-    /// Calls `visit(probe minutia, its neighbour, closeness)` for every indexed edge that matches
-    /// `edge`, where closeness is [`MAX_EDGE_MISMATCH`] less the [`edge_mismatch`] of the two.
+    /// Writes to the front of `found`, in index order, the places in the index of the edges that
+    /// match `edge` (whose [`edge_mismatch`] is not `None`), and returns how many. `found` must be
+    /// longer than the index.
     #[inline]
-    fn for_each_match(&self, edge: &Edge, mut visit: impl FnMut(u16, u16, f32)) {
+    fn find_matches(&self, edge: &Edge, found: &mut [u32]) -> usize {
+        let mut count = 0;
         let tol = length_tolerance(edge.length);
         let (lo, hi) = (length_bin(edge.length - tol), length_bin(edge.length + tol));
         let (from_first, from_count) = angle_bins_around(edge.from_angle);
@@ -341,19 +421,34 @@ impl EdgeIndex {
             for b in to_first..to_first + to_count {
                 let cell = angle_cell(a & (ANGLE_BINS - 1), b & (ANGLE_BINS - 1));
                 let (start, end) = (self.offsets[cell + lo], self.offsets[cell + hi + 1]);
-                for e in &self.entries[start as usize..end as usize] {
-                    let probe_edge = Edge {
-                        to: e.to,
-                        length: e.length,
-                        from_angle: e.from_angle,
-                        to_angle: e.to_angle,
-                    };
-                    if let Some(m) = edge_mismatch(&probe_edge, edge) {
-                        visit(e.from, e.to, MAX_EDGE_MISMATCH - m);
-                    }
+                for (place, e) in (start..end).zip(&self.entries[start as usize..end as usize]) {
+                    // Every edge is written down and only a match moves on past it: few of the
+                    // edges in the bins match, at no predictable place, and a branch on each
+                    // was often mispredicted. (The tests are edge_mismatch's; the mismatch
+                    // itself, with its division, is left for the few that match.)
+                    let da = turn_gap(e.from_angle, edge.from_angle);
+                    let db = turn_gap(e.to_angle, edge.to_angle);
+                    let dl = (e.length - edge.length).abs();
+                    let tl = length_tolerance(e.length.min(edge.length));
+                    found[count] = place;
+                    count += usize::from((da <= ANGLE_TOLERANCE_TURNS) & (db <= ANGLE_TOLERANCE_TURNS) & (dl <= tl));
                 }
             }
         }
+        count
+    }
+
+    /// The probe minutia and neighbour of the indexed edge at `place`, and its closeness to
+    /// `edge`, which it matches: [`MAX_EDGE_MISMATCH`] less their [`edge_mismatch`].
+    #[inline]
+    fn closeness(&self, place: u32, edge: &Edge) -> (u16, u16, f32) {
+        let e = &self.entries[place as usize];
+        let da = turn_gap(e.from_angle, edge.from_angle);
+        let db = turn_gap(e.to_angle, edge.to_angle);
+        let dl = (e.length - edge.length).abs();
+        let tl = length_tolerance(e.length.min(edge.length));
+        let m = dl / tl + (da + db) as f32 / ANGLE_TOLERANCE_TURNS as f32;
+        (e.from, e.to, MAX_EDGE_MISMATCH - m)
     }
 }
 
@@ -368,12 +463,15 @@ pub(crate) fn root_pairs(
     let nc = candidate.points.len();
     support.clear();
     support.resize(probe_count * nc, 0.0);
-    for (j, edges) in candidate.all_edges().enumerate() {
-        for f in edges.iter().take(ROOT_NEIGHBOURS) {
-            index.for_each_match(f, |i, to, closeness| {
+    let mut found = vec![0; index.entries.len() + 1];
+    for (j, edges) in candidate.all_root_edges().enumerate() {
+        for f in edges {
+            let count = index.find_matches(f, &mut found);
+            for &place in &found[..count] {
+                let (i, to, closeness) = index.closeness(place, f);
                 support[i as usize * nc + j] += closeness;
                 support[to as usize * nc + f.to as usize] += closeness;
-            });
+            }
         }
     }
     // Each pair as one key that orders by support, strongest first, then by probe and candidate
