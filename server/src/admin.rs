@@ -314,10 +314,12 @@ impl Shimon {
             )));
         }
         if let Some(restriction) = &user.restriction {
-            return Err(Status::permission_denied(format!(
-                "{} is restricted: {}",
-                user.user_id, restriction.reason
-            )));
+            let reason = format!("{} is restricted: {}", user.user_id, restriction.reason);
+            let event = AuditEvent::new("session.sign-in", &user.user_id, &client.name)
+                .subject(&user.user_id, &user.department)
+                .outcome(format!("refused: {reason}"));
+            self.commit(|tx| tx.audit(event.clone()))?;
+            return Err(Status::permission_denied(reason));
         }
         let matched = self.attempt(&user, r.image.as_ref(), &client, "session.sign-in", "")?;
         if !matched {
@@ -409,6 +411,10 @@ impl Administration for Shimon {
         as_person(self, request, |this, caller, r| {
             this.require(caller, Operation::Restrict, "user.restrict", &r.user_id)?;
             check_note("reason", &r.reason)?;
+            if caller.actor() == r.user_id {
+                // Nobody could lift it: the general manager would be locked out of their station.
+                return Err(Status::failed_precondition("nobody may restrict themself"));
+            }
             let restriction = Restriction {
                 reason: r.reason.clone(),
                 by: caller.actor().to_owned(),

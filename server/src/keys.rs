@@ -85,7 +85,7 @@ pub fn rotate<T>(
     store: &Store,
     now_unix_s: i64,
     change: impl Fn(&Tx) -> TxResult<T>,
-) -> anyhow::Result<(MasterKey, T), RotateError> {
+) -> Result<(MasterKey, T), RotateError> {
     let new = MasterKey::generate().map_err(|e| RotateError::Other(e.into()))?;
     let next = next_key_path(master_path);
     remove_next(&next).map_err(|e| RotateError::Other(e.into()))?;

@@ -600,6 +600,15 @@ async fn a_user_is_registered_enrolled_restricted_lifted_and_erased_for_good() {
         .await
         .unwrap_err();
     assert_eq!(own.code(), tonic::Code::FailedPrecondition, "{own:?}");
+    let own = root
+        .administration()
+        .restrict_user(RestrictUserRequest {
+            user_id: "root".into(),
+            reason: "oops".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(own.code(), tonic::Code::FailedPrecondition, "{own:?}");
 
     // No right to a purpose yet: refused, and told why.
     let refused = agent
