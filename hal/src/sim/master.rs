@@ -281,9 +281,12 @@ impl MasterPrint {
             wander_rad: wander_rng.range(WANDER_RAD.0, WANDER_RAD.1) as f32,
         };
         let ridges = grow_ridges(&mut rng, &mut Rng::stream(seed, "ridge-defects"), &flow);
-        let texture = RidgeTexture::new(&mut Rng::stream(seed, "ridge-texture"), &ridges, |x, y| {
-            flow.orientation(x, y)
-        });
+        let texture = RidgeTexture::new(
+            &mut Rng::stream(seed, "ridge-texture"),
+            &mut Rng::stream(seed, "pore-look"),
+            &ridges,
+            |x, y| flow.orientation(x, y),
+        );
         MasterPrint {
             class,
             singularities,

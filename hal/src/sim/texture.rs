@@ -8,19 +8,39 @@
 //! crest. Here the pores are scattered along the crests of the master print's ridges, no two closer
 //! than a spacing drawn for each, and every point of the skin belongs to the unit of its nearest
 //! pore along the ridge. Everything is at the master print's resolution.
+//!
+//! Which pores print, and how, is drawn apart from the units: real pores are not a dotted line
+//! down the crest. Some stretches of ridge show none (pores closed or filled, in patches), the
+//! ones that print differ in size and sit off the unit's centre, along and across, and some units
+//! carry a second pore close to the first, so that the pores that show lie in clumps and gaps.
 
-use super::field::{smoothstep, Field};
+use super::field::{smoothstep, Field, FractalNoise};
 use super::rng::Rng;
 
 /// Closest two pores may lie, pixels at the master's 500 dpi; the spacing of each pore is drawn
 /// from this range, so pores lie one to two spacings apart along a ridge (0.3 to 0.6 mm).
 pub const PORE_SPACING_PX: (f64, f64) = (5.5, 8.5);
-/// Radius of a pore's opening (where its white dot has faded to 1/e), pixels at 500 dpi.
-pub const PORE_RADIUS_PX: (f64, f64) = (1.0, 1.7);
-/// Share of pores that are open and print; the others sit closed under the ridge.
-pub const OPEN_PORE_SHARE: f64 = 0.75;
+/// Range and share of an earlier draw per pore (a radius, pixels, and whether it was open), kept
+/// only so that the draws after it stay where they were; [`printed_pores`] decides which print.
+const RETIRED_PORE_DRAWS: ((f64, f64), f64) = ((1.0, 1.7), 0.75);
 /// Farthest a pore strays from the crest towards a ridge edge, pixels at 500 dpi.
 pub const PORE_OFF_CREST_PX: f64 = 1.2;
+/// Range of the radius of a printed pore, pixels at 500 dpi (drawn log-uniform, so that most are
+/// small and a few large).
+pub const PRINTED_PORE_RADIUS_PX: (f64, f64) = (0.9, 2.4);
+/// Size of the patches in which pores show or stay shut, pixels at 500 dpi.
+const PORE_PATCH_PX: f32 = 28.0;
+/// Share of pores that print, on average over the finger; the patches move it between about 0
+/// and twice this.
+pub const PRINTED_PORE_SHARE: f64 = 0.65;
+/// Farthest a printed pore lies from its unit's centre along the ridge, pixels at 500 dpi.
+pub const PORE_ALONG_JITTER_PX: f64 = 2.2;
+/// Farthest a printed pore lies from the crest across the ridge, pixels at 500 dpi.
+pub const PORE_ACROSS_JITTER_PX: f64 = 1.2;
+/// Chance that a unit with a printed pore carries a second one next to it.
+pub const PORE_PAIR_CHANCE: f64 = 0.18;
+/// Range of the distance from a pore to its companion, pixels at 500 dpi.
+const PORE_PAIR_GAP_PX: (f64, f64) = (2.5, 4.0);
 /// Lowest value of the master's ridge pattern (in `[-1, 1]`) on a crest that carries pores.
 const CREST_MIN: f32 = 0.3;
 /// How much more a step across the ridge counts than one along it when a point of the skin looks
@@ -34,14 +54,12 @@ const UNIT_WIDTH_LIMIT: f64 = 2.5;
 /// Side of the bins that pores are sorted into for the nearest-pore search, pixels.
 const BIN_PX: f32 = 10.0;
 
-/// One pore: its position, size, whether it is open, the width offset of its unit and how readily
+/// One pore: its position (the centre of its unit), the width offset of its unit and how readily
 /// the unit lets go of its neighbours.
 #[derive(Debug, Clone, Copy)]
 struct Pore {
     x: f32,
     y: f32,
-    radius_px: f32,
-    open: bool,
     width: f32,
     fragility: f32,
 }
@@ -58,14 +76,17 @@ pub struct RidgeTexture {
     pub unit_core: Field,
     /// How readily the unit lets go of its neighbours and of the glass, 0 (never) to 1 (first).
     pub fragility: Field,
-    /// Where the pores are, pixels on the master canvas.
+    /// Where the units' pores are, pixels on the master canvas (printed or not).
     pub pore_sites: Vec<(f32, f32)>,
+    /// The pores that print: position, pixels on the master canvas, and radius, pixels.
+    pub printed_pores: Vec<(f32, f32, f32)>,
 }
 
 impl RidgeTexture {
     /// Scatters pores along the crests of `ridges`, whose ridge direction at a point (radians) is
-    /// `orientation`, and lays out the units round them.
-    pub fn new(rng: &mut Rng, ridges: &Field, orientation: impl Fn(f32, f32) -> f32) -> Self {
+    /// `orientation`, and lays out the units round them; `look_rng` draws which pores print and
+    /// how.
+    pub fn new(rng: &mut Rng, look_rng: &mut Rng, ridges: &Field, orientation: impl Fn(f32, f32) -> f32) -> Self {
         let (w, h) = (ridges.width, ridges.height);
         // Crest pixels: high on the ridge pattern and no lower than either neighbour across.
         let mut crests = Vec::new();
@@ -113,11 +134,11 @@ impl RidgeTexture {
             let (nx, ny) = normals[i];
             let off = rng.signed() as f32 * PORE_OFF_CREST_PX as f32;
             bins[by * bw + bx].push(pores.len() as u32);
+            let _ = rng.range(RETIRED_PORE_DRAWS.0 .0, RETIRED_PORE_DRAWS.0 .1);
+            let _ = rng.chance(RETIRED_PORE_DRAWS.1);
             pores.push(Pore {
                 x: cx + off * nx,
                 y: cy + off * ny,
-                radius_px: rng.range(PORE_RADIUS_PX.0, PORE_RADIUS_PX.1) as f32,
-                open: rng.chance(OPEN_PORE_SHARE),
                 width: rng.normal_clamped(0.0, 1.0, -UNIT_WIDTH_LIMIT, UNIT_WIDTH_LIMIT) as f32,
                 fragility: rng.unit() as f32,
             });
@@ -129,6 +150,7 @@ impl RidgeTexture {
             unit_core: Field::filled(w, h, 1.0),
             fragility: Field::filled(w, h, 0.0),
             pore_sites: pores.iter().map(|p| (p.x, p.y)).collect(),
+            printed_pores: Vec::new(),
         };
         for y in 0..h {
             for x in 0..w {
@@ -171,14 +193,67 @@ impl RidgeTexture {
                 if d2.is_finite() {
                     texture.unit_core.data[i] = smoothstep((d2 - d1) / UNIT_BOUNDARY_PX);
                 }
-                if p.open {
-                    let r2 = (p.x - fx).powi(2) + (p.y - fy).powi(2);
-                    texture.pores.data[i] = (-r2 / (p.radius_px * p.radius_px)).exp();
+            }
+        }
+        texture.printed_pores = printed_pores(look_rng, &pores, ridges, &orientation);
+        for &(px, py, r) in &texture.printed_pores {
+            let reach = 3.0 * r;
+            let (x0, x1) = ((px - reach).max(0.0) as usize, ((px + reach) as usize + 1).min(w));
+            let (y0, y1) = ((py - reach).max(0.0) as usize, ((py + reach) as usize + 1).min(h));
+            for y in y0..y1 {
+                for x in x0..x1 {
+                    let r2 = (x as f32 - px).powi(2) + (y as f32 - py).powi(2);
+                    let v = &mut texture.pores.data[y * w + x];
+                    *v = v.max((-r2 / (r * r)).exp());
                 }
             }
         }
         texture
     }
+}
+
+/// Which of the units' pores print, where exactly and how large, with the companions of some:
+/// open in patches, off the unit's centre, of log-uniform size.
+fn printed_pores(
+    rng: &mut Rng,
+    pores: &[Pore],
+    ridges: &Field,
+    orientation: impl Fn(f32, f32) -> f32,
+) -> Vec<(f32, f32, f32)> {
+    let patches = FractalNoise::new(rng, ridges.width as f32, ridges.height as f32, PORE_PATCH_PX, 2);
+    let (r_lo, r_hi) = (PRINTED_PORE_RADIUS_PX.0.ln(), PRINTED_PORE_RADIUS_PX.1.ln());
+    let mut printed = Vec::new();
+    for p in pores {
+        // Every pore takes the same draws, so that one pore's fate does not move the next.
+        let open_draw = rng.unit();
+        let along = rng.signed() * PORE_ALONG_JITTER_PX;
+        let across = rng.signed() * PORE_ACROSS_JITTER_PX;
+        let radius = rng.range(r_lo, r_hi).exp() as f32;
+        let pair = rng.chance(PORE_PAIR_CHANCE);
+        let pair_gap = rng.range(PORE_PAIR_GAP_PX.0, PORE_PAIR_GAP_PX.1) * if rng.chance(0.5) { 1.0 } else { -1.0 };
+        let pair_radius = rng.range(r_lo, r_hi).exp() as f32;
+        let share = (PRINTED_PORE_SHARE * (1.0 + 1.4 * patches.at(p.x, p.y) as f64)).clamp(0.0, 1.0);
+        if open_draw >= share {
+            continue;
+        }
+        let theta = orientation(p.x, p.y);
+        let (ux, uy) = (theta.cos(), theta.sin());
+        let (x, y) = (
+            p.x + (along as f32) * ux - (across as f32) * uy,
+            p.y + (along as f32) * uy + (across as f32) * ux,
+        );
+        // Only where it still lies on the ridge.
+        if ridges.sample(x, y, -1.0) > 0.0 {
+            printed.push((x, y, radius));
+        }
+        if pair {
+            let (qx, qy) = (x + pair_gap as f32 * ux, y + pair_gap as f32 * uy);
+            if ridges.sample(qx, qy, -1.0) > 0.0 {
+                printed.push((qx, qy, pair_radius));
+            }
+        }
+    }
+    printed
 }
 
 #[cfg(test)]
@@ -217,6 +292,49 @@ mod tests {
         nearest.sort_by(f32::total_cmp);
         let median = nearest[nearest.len() / 2];
         assert!((5.0..=10.0).contains(&median), "median spacing {median} px");
+    }
+
+    /// Coefficient of variation of each point's distance to its nearest neighbour.
+    fn nearest_neighbour_cv(points: &[(f32, f32)]) -> f32 {
+        let nearest: Vec<f32> = points
+            .iter()
+            .map(|&(x, y)| {
+                points
+                    .iter()
+                    .map(|&(u, v)| (u - x).hypot(v - y))
+                    .filter(|&d| d > 0.0)
+                    .fold(f32::INFINITY, f32::min)
+            })
+            .collect();
+        let n = nearest.len() as f32;
+        let mean = nearest.iter().sum::<f32>() / n;
+        let sd = (nearest.iter().map(|d| (d - mean).powi(2)).sum::<f32>() / n).sqrt();
+        sd / mean
+    }
+
+    #[test]
+    fn printed_pores_lie_in_clumps_and_gaps_not_a_dotted_line() {
+        // A real ridge's pores are no dotted line: spacing, size and place on the ridge vary, and
+        // many do not show. Measured as the spread of each printed pore's distance to its nearest
+        // printed neighbour, against three quarters of the unit sites taken at random (how pores
+        // printed before: about 0.2).
+        let master = MasterPrint::generate(5);
+        let t = &master.texture;
+        let mut rng = super::Rng::new(11);
+        let old_style: Vec<(f32, f32)> = t.pore_sites.iter().copied().filter(|_| rng.chance(0.75)).collect();
+        let printed: Vec<(f32, f32)> = t.printed_pores.iter().map(|&(x, y, _)| (x, y)).collect();
+        let (before, now) = (nearest_neighbour_cv(&old_style), nearest_neighbour_cv(&printed));
+        assert!(
+            now >= 0.4 && now >= before + 0.15,
+            "spacing spread {now} (a dotted line: {before})"
+        );
+        // About two units in three print a pore, and sizes differ by a factor of two or more.
+        let share = printed.len() as f32 / t.pore_sites.len() as f32;
+        assert!((0.3..=0.9).contains(&share), "printed share {share}");
+        let mut radii: Vec<f32> = t.printed_pores.iter().map(|p| p.2).collect();
+        radii.sort_by(f32::total_cmp);
+        let (p10, p90) = (radii[radii.len() / 10], radii[radii.len() * 9 / 10]);
+        assert!(p90 >= 2.0 * p10, "pore radii p10 {p10} p90 {p90}");
     }
 
     #[test]
