@@ -60,7 +60,7 @@ struct VerifyArgs {
     #[arg(long, value_name = "ID")]
     user: String,
     /// The purpose of use: e-applications, website, email, web-search, mail-distribution, other.
-    #[arg(long, value_name = "PURPOSE", value_parser = parse_purpose)]
+    #[arg(long, value_name = "PURPOSE", value_parser = Purpose::parse_cli)]
     purpose: Purpose,
     /// Capture with this reader (usb:BUS:ADDRESS or sim:SEED); default: the first USB reader.
     #[arg(long, value_name = "ID", conflicts_with = "simulated")]
@@ -69,7 +69,7 @@ struct VerifyArgs {
     #[arg(long, value_name = "SEED")]
     simulated: Option<u64>,
     /// The simulated person's finger that is presented.
-    #[arg(long, value_name = "FINGER", default_value = "right-index", value_parser = parse_finger, requires = "simulated")]
+    #[arg(long, value_name = "FINGER", default_value = "right-index", value_parser = Finger::parse_cli, requires = "simulated")]
     finger: Finger,
     /// The simulated impression number presented (enrollment uses 1, 2, 3, ...).
     #[arg(long, value_name = "N", default_value_t = 9, value_parser = clap::value_parser!(u32).range(1..), requires = "simulated")]
@@ -80,20 +80,6 @@ struct VerifyArgs {
     /// Trust only this assertion-signing key (64 hex digits) instead of asking the server for it.
     #[arg(long, env = "SHIMON_PUBLIC_KEY", value_name = "HEX")]
     public_key: Option<String>,
-}
-
-fn parse_purpose(name: &str) -> Result<Purpose, String> {
-    Purpose::from_cli_name(name).ok_or_else(|| {
-        let names: Vec<_> = Purpose::ALL.iter().map(|p| p.cli_name()).collect();
-        format!("unknown purpose {name:?}; the purposes are {}", names.join(", "))
-    })
-}
-
-fn parse_finger(name: &str) -> Result<Finger, String> {
-    Finger::from_cli_name(name).ok_or_else(|| {
-        let names: Vec<_> = Finger::ALL.iter().map(|f| f.cli_name()).collect();
-        format!("unknown finger {name:?}; the fingers are {}", names.join(", "))
-    })
 }
 
 #[tokio::main]

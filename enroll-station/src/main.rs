@@ -56,7 +56,7 @@ struct OfficerArgs {
     #[arg(long, global = true, value_name = "ID")]
     officer: Option<String>,
     /// The finger the person signs in with.
-    #[arg(long, global = true, value_name = "FINGER", default_value = "right-index", value_parser = parse_finger)]
+    #[arg(long, global = true, value_name = "FINGER", default_value = "right-index", value_parser = Finger::parse_cli)]
     officer_finger: Finger,
     /// Capture the person's finger with this reader (default: the first USB reader).
     #[arg(long, global = true, value_name = "ID")]
@@ -177,21 +177,21 @@ enum RightCommand {
     Grant {
         #[arg(long, value_name = "ID")]
         user: String,
-        #[arg(long, value_parser = parse_purpose)]
+        #[arg(long, value_parser = Purpose::parse_cli)]
         purpose: Purpose,
     },
     /// Revoke a user's right to a purpose.
     Revoke {
         #[arg(long, value_name = "ID")]
         user: String,
-        #[arg(long, value_parser = parse_purpose)]
+        #[arg(long, value_parser = Purpose::parse_cli)]
         purpose: Purpose,
     },
     /// Ask the general manager to grant a user the right to your purpose.
     Request {
         #[arg(long, value_name = "ID")]
         user: String,
-        #[arg(long, value_parser = parse_purpose)]
+        #[arg(long, value_parser = Purpose::parse_cli)]
         purpose: Purpose,
         #[arg(long)]
         reason: String,
@@ -229,7 +229,7 @@ struct RoleArgs {
     #[arg(long, value_name = "DEPT")]
     department: Option<String>,
     /// The purpose (business owner).
-    #[arg(long, value_parser = parse_purpose)]
+    #[arg(long, value_parser = Purpose::parse_cli)]
     purpose: Option<Purpose>,
 }
 
@@ -277,20 +277,6 @@ enum IncidentCommand {
 enum ReportKind {
     Security,
     Failure,
-}
-
-fn parse_purpose(name: &str) -> Result<Purpose, String> {
-    Purpose::from_cli_name(name).ok_or_else(|| {
-        let names: Vec<_> = Purpose::ALL.iter().map(|p| p.cli_name()).collect();
-        format!("unknown purpose {name:?}; the purposes are {}", names.join(", "))
-    })
-}
-
-fn parse_finger(name: &str) -> Result<Finger, String> {
-    Finger::from_cli_name(name).ok_or_else(|| {
-        let names: Vec<_> = Finger::ALL.iter().map(|f| f.cli_name()).collect();
-        format!("unknown finger {name:?}; the fingers are {}", names.join(", "))
-    })
 }
 
 #[derive(Debug, clap::Args)]

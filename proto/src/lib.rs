@@ -46,6 +46,15 @@ pub mod v1 {
         pub fn from_cli_name(name: &str) -> Option<Finger> {
             Finger::ALL.into_iter().find(|f| f.cli_name() == name)
         }
+
+        /// As [`Finger::from_cli_name`], with an error that lists the names (for clap's
+        /// `value_parser`).
+        pub fn parse_cli(name: &str) -> Result<Finger, String> {
+            Finger::from_cli_name(name).ok_or_else(|| {
+                let names: Vec<_> = Finger::ALL.iter().map(|f| f.cli_name()).collect();
+                format!("unknown finger {name:?}; the fingers are {}", names.join(", "))
+            })
+        }
     }
 
     impl Purpose {
@@ -75,6 +84,15 @@ pub mod v1 {
         /// The purpose named `name` on a command line (see [`Purpose::cli_name`]).
         pub fn from_cli_name(name: &str) -> Option<Purpose> {
             Purpose::ALL.into_iter().find(|p| p.cli_name() == name)
+        }
+
+        /// As [`Purpose::from_cli_name`], with an error that lists the names (for clap's
+        /// `value_parser`).
+        pub fn parse_cli(name: &str) -> Result<Purpose, String> {
+            Purpose::from_cli_name(name).ok_or_else(|| {
+                let names: Vec<_> = Purpose::ALL.iter().map(|p| p.cli_name()).collect();
+                format!("unknown purpose {name:?}; the purposes are {}", names.join(", "))
+            })
         }
     }
 }

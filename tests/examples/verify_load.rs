@@ -9,9 +9,7 @@ use shimon_agent::Agent;
 use shimon_e2e::{admin_station, grant_all_purposes, Deployment};
 use shimon_hal::{CancelHandle, Reader};
 use shimon_proto::v1::{Finger, Purpose};
-use shimon_station::capture::{capture_fingers, FingerReaders};
 use shimon_station::client::EnrollMode;
-use shimon_station::plan::CapturePolicy;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,16 +27,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = deployment.start();
     let station = admin_station(&deployment, &server).await;
     station.register_user("alice", "Alice", "accounts").await?;
-    let policy = CapturePolicy::new(3, 40, Duration::from_secs(5))?;
-    let fingers = [Finger::RightIndex, Finger::LeftIndex];
-    let captured = capture_fingers(
-        &mut FingerReaders::simulated(101),
-        &fingers,
-        &policy,
-        &CancelHandle::new(),
-        &mut |_| {},
-    )?;
-    station.enroll(EnrollMode::Enroll, "alice", &captured).await?;
+    station
+        .enroll(EnrollMode::Enroll, "alice", &shimon_e2e::enrollment_captures(101))
+        .await?;
     grant_all_purposes(&station, "alice").await;
     let mut reader = shimon_agent::person::simulated_reader(101, Finger::RightIndex);
     reader.set_next_impression(9);

@@ -55,6 +55,23 @@ pub fn capture(person: u64, finger: Finger, impression: u32) -> shimon_hal::Fing
         .expect("the simulated reader captures")
 }
 
+/// The fingers every test enrolls.
+pub const FINGERS: [Finger; 2] = [Finger::RightIndex, Finger::LeftIndex];
+
+/// The captures a station sends to enroll simulated person `person`: [`FINGERS`], 3 impressions
+/// each of quality 40 or better, as an officer's station takes them.
+pub fn enrollment_captures(person: u64) -> Vec<shimon_station::CapturedFinger> {
+    let policy = shimon_station::CapturePolicy::new(3, 40, Duration::from_secs(5)).expect("a valid policy");
+    shimon_station::capture_fingers(
+        &mut shimon_station::FingerReaders::simulated(person),
+        &FINGERS,
+        &policy,
+        &CancelHandle::new(),
+        &mut |_| {},
+    )
+    .expect("the simulated reader captures")
+}
+
 /// A station signed in as `user` (simulated person `person`, right index), trying impressions
 /// from 9 on until one matches (a login agent asks again after a poor capture).
 pub async fn signed_in_station(config: &ClientConfig, user: &str, person: u64) -> Station {

@@ -2,18 +2,15 @@
 //! folder), the real station and agent libraries, fingers from the simulated reader.
 
 use shimon_agent::{verify_assertion, Agent, AgentError, ClientConfig};
-use shimon_e2e::{admin_station, capture, grant_all_purposes, Deployment, Server, DEPARTMENT};
-use shimon_hal::{CancelHandle, FingerImage};
+use shimon_e2e::{
+    admin_station, capture, enrollment_captures, grant_all_purposes, Deployment, Server, DEPARTMENT, FINGERS,
+};
+use shimon_hal::FingerImage;
 use shimon_proto::v1::enrollment_client::EnrollmentClient;
 use shimon_proto::v1::{EnrollRequest, Finger, FingerImpressions, Image, Purpose, RegisterUserRequest, VerifyRequest};
-use shimon_station::capture::{capture_fingers, FingerReaders};
 use shimon_station::client::{EnrollMode, Station};
-use shimon_station::plan::CapturePolicy;
 use shimon_station::StationError;
 use std::path::Path;
-use std::time::Duration;
-
-const FINGERS: [Finger; 2] = [Finger::RightIndex, Finger::LeftIndex];
 
 /// Registers `user`, enrolls the right and left index of simulated person `person` and grants
 /// them every purpose (the station is root's, see `admin_station`).
@@ -26,15 +23,9 @@ async fn enroll(station: &Station, user: &str, person: u64) -> Result<(), Statio
         Err(StationError::Rpc(e)) if e.code() == tonic::Code::AlreadyExists => {}
         Err(e) => return Err(e),
     }
-    let policy = CapturePolicy::new(3, 40, Duration::from_secs(5))?;
-    let captured = capture_fingers(
-        &mut FingerReaders::simulated(person),
-        &FINGERS,
-        &policy,
-        &CancelHandle::new(),
-        &mut |_| {},
-    )?;
-    station.enroll(EnrollMode::Enroll, user, &captured).await?;
+    station
+        .enroll(EnrollMode::Enroll, user, &enrollment_captures(person))
+        .await?;
     grant_all_purposes(station, user).await;
     Ok(())
 }

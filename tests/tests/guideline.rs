@@ -3,15 +3,11 @@
 //! lifecycle (register, enroll, verify, restrict, lift, erase and the destroyed key), attempt
 //! limits that survive a restart, and an audit log whose tampering `audit verify` names.
 
-use shimon_e2e::{admin_station, capture, grant_all_purposes, signed_in_station, Deployment, Server, DEPARTMENT};
-use shimon_hal::CancelHandle;
+use shimon_e2e::{
+    admin_station, capture, enrollment_captures, grant_all_purposes, signed_in_station, Deployment, Server, DEPARTMENT,
+};
 use shimon_proto::v1::*;
-use shimon_station::capture::{capture_fingers, FingerReaders};
 use shimon_station::client::{EnrollMode, Station};
-use shimon_station::plan::CapturePolicy;
-use std::time::Duration;
-
-const FINGERS: [Finger; 2] = [Finger::RightIndex, Finger::LeftIndex];
 
 /// Registers `user` in `department` and enrolls simulated person `person` (root's station, which
 /// must be an officer of that department).
@@ -20,15 +16,7 @@ async fn enroll(station: &Station, user: &str, department: &str, person: u64) {
         .register_user(user, &format!("Person {person}"), department)
         .await
         .unwrap();
-    let policy = CapturePolicy::new(3, 40, Duration::from_secs(5)).unwrap();
-    let captured = capture_fingers(
-        &mut FingerReaders::simulated(person),
-        &FINGERS,
-        &policy,
-        &CancelHandle::new(),
-        &mut |_| {},
-    )
-    .unwrap();
+    let captured = enrollment_captures(person);
     station.enroll(EnrollMode::Enroll, user, &captured).await.unwrap();
 }
 
@@ -40,16 +28,8 @@ async fn enroll_someone(station: &Station, user: &str, department: &str, first_p
         .register_user(user, &format!("Person {first_person}"), department)
         .await
         .unwrap();
-    let policy = CapturePolicy::new(3, 40, Duration::from_secs(5)).unwrap();
     for person in first_person..first_person + 20 {
-        let captured = capture_fingers(
-            &mut FingerReaders::simulated(person),
-            &FINGERS,
-            &policy,
-            &CancelHandle::new(),
-            &mut |_| {},
-        )
-        .unwrap();
+        let captured = enrollment_captures(person);
         match station.enroll(EnrollMode::Enroll, user, &captured).await {
             Ok(_) => return person,
             Err(shimon_station::StationError::Rpc(e)) if e.code() == tonic::Code::AlreadyExists => continue,
@@ -820,10 +800,9 @@ async fn five_failures_delay_the_next_attempt_even_after_a_restart_until_an_offi
             .any(|u| u.reregistration_reason.contains("failed attempts")),
         "{listed:?}"
     );
-    let policy = CapturePolicy::new(3, 40, Duration::from_secs(5)).unwrap();
-    let mut readers = FingerReaders::simulated(101);
-    let captured = capture_fingers(&mut readers, &FINGERS, &policy, &CancelHandle::new(), &mut |_| {}).unwrap();
-    root.enroll(EnrollMode::Reenroll, "alice", &captured).await.unwrap();
+    root.enroll(EnrollMode::Reenroll, "alice", &enrollment_captures(101))
+        .await
+        .unwrap();
     assert!(reregistration().await.is_empty(), "re-enrollment clears the flag");
     root.administration()
         .close_incident(IncidentActionRequest {
