@@ -109,12 +109,8 @@ enum Command {
     },
     /// Serve a deployment.
     Run {
-        /// The configuration file (default: DATA_DIR/server.toml).
-        #[arg(long, env = "SHIMON_CONFIG")]
-        config: Option<PathBuf>,
-        /// The data directory made by `init`, whose server.toml is read.
-        #[arg(long, env = "SHIMON_DATA_DIR")]
-        data_dir: Option<PathBuf>,
+        #[command(flatten)]
+        deployment: DeploymentArgs,
         /// Listen here instead of the configured address (port 0: any free port, printed at start).
         #[arg(long, env = "SHIMON_LISTEN")]
         listen: Option<SocketAddr>,
@@ -315,17 +311,11 @@ fn main() -> anyhow::Result<()> {
             }
         }
         Command::Run {
-            config,
-            data_dir,
+            deployment,
             listen,
             log_json,
         } => {
-            let path = match (config, data_dir) {
-                (Some(path), _) => path,
-                (None, Some(dir)) => dir.join("server.toml"),
-                (None, None) => anyhow::bail!("give --config FILE or --data-dir DIR"),
-            };
-            let mut config = Config::load(&path)?;
+            let mut config = deployment.load()?;
             config.log_json |= log_json;
             if let Some(listen) = listen {
                 config.listen = listen;
