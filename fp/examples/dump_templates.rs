@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use rayon::prelude::*;
 use shimon_fp::engines::{Engine, Shimon};
+use shimon_fp::eval::IMAGE_EXTENSIONS;
 use shimon_fp::load::{load_grey, read_dataset_info};
 
 fn main() -> Result<()> {
@@ -22,7 +23,10 @@ fn main() -> Result<()> {
     std::fs::create_dir_all(output)?;
     let mut images: Vec<PathBuf> = std::fs::read_dir(dataset)?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x.eq_ignore_ascii_case("tif")))
+        .filter(|p| {
+            p.extension()
+                .is_some_and(|x| IMAGE_EXTENSIONS.iter().any(|e| x.eq_ignore_ascii_case(e)))
+        })
         .collect();
     images.sort();
     images.par_iter().try_for_each(|path| -> Result<()> {
