@@ -23,8 +23,13 @@ pub fn list_readers(include_simulated: bool) -> Vec<ReaderInfo> {
     readers
 }
 
-/// Opens the reader with this id: `usb:BUS:ADDRESS` or `sim:SEED` (any seed gives a finger).
+/// Opens the reader with this id: `usb:BUS:ADDRESS`, `sim:SEED` (any seed gives a finger) or
+/// `replay:DIR` (the recorded USB traffic in folder `DIR`, replayed through the recorded
+/// device's driver; see [`crate::replay`]).
 pub fn open(id: &str) -> Result<Box<dyn Reader>, ReaderError> {
+    if let Some(dir) = id.strip_prefix(crate::replay::REPLAY_PREFIX) {
+        return crate::replay::open_reader(std::path::Path::new(dir));
+    }
     if let Some(seed) = id.strip_prefix(SIMULATED_PREFIX) {
         let seed: u64 = seed
             .parse()
@@ -35,7 +40,7 @@ pub fn open(id: &str) -> Result<Box<dyn Reader>, ReaderError> {
         return usb::open(usb::SUPPORTED, bus, address);
     }
     Err(ReaderError::NoReader(format!(
-        "{id:?} is not a reader id (usb:BUS:ADDRESS or sim:SEED)"
+        "{id:?} is not a reader id (usb:BUS:ADDRESS, sim:SEED or replay:DIR)"
     )))
 }
 
@@ -63,7 +68,15 @@ mod tests {
 
     #[test]
     fn bad_ids_are_no_reader() {
-        for id in ["", "sim:", "sim:x", "usb:1", "floppy:0", "usb:999:1"] {
+        for id in [
+            "",
+            "sim:",
+            "sim:x",
+            "usb:1",
+            "floppy:0",
+            "usb:999:1",
+            "replay:/nonexistent",
+        ] {
             assert!(matches!(open(id), Err(ReaderError::NoReader(_))), "{id}");
         }
     }
