@@ -78,6 +78,11 @@ fn nb1010_replays_to_the_recorded_image() {
     golden("nb1010");
 }
 
+#[test]
+fn aes3500_replays_to_the_recorded_image() {
+    golden("aes3500");
+}
+
 /// The text of a recording's `capture.ioctl`, and its folder.
 fn ioctl_text(name: &str) -> Option<(PathBuf, String)> {
     let dir = recordings_dir()?.join(name);
@@ -271,4 +276,78 @@ fn a_driver_leaving_the_recording_is_told_what_was_expected() {
         "{e}"
     );
     assert!(e.contains("the recording expects line"), "{e}");
+}
+
+#[test]
+fn aes3500_short_image_is_a_device_error() {
+    let Some((dir, text)) = ioctl_text("aes3500") else {
+        return;
+    };
+    let line = in_line(&text, 0x81, 8329, 0);
+    let mutated = edit_line(&text, line, |f| {
+        f[ACTUAL] = "4000".into();
+        f[DATA].truncate(8000);
+    });
+    let mut reader = replay_mutated(&dir, &mutated).unwrap();
+    let e = capture(reader.as_mut()).unwrap_err();
+    assert_eq!(
+        e,
+        ReaderError::Device("AES3500 image transfer: short read, 4000 of 8329 bytes".into())
+    );
+}
+
+#[test]
+fn aes3500_cancelled_image_transfer_is_a_device_error() {
+    let Some((dir, text)) = ioctl_text("aes3500") else {
+        return;
+    };
+    let line = in_line(&text, 0x81, 8329, 0);
+    let mutated = edit_line(&text, line, |f| {
+        f[STATUS] = "-2".into();
+        f[ACTUAL] = "0".into();
+        f.truncate(DATA);
+    });
+    let mut reader = replay_mutated(&dir, &mutated).unwrap();
+    let e = capture(reader.as_mut()).unwrap_err();
+    assert_eq!(
+        e,
+        ReaderError::Device("AES3500 image transfer: the USB transfer was cancelled before it completed".into())
+    );
+}
+
+#[test]
+fn aes3500_bad_frame_header_is_a_device_error() {
+    let Some((dir, text)) = ioctl_text("aes3500") else {
+        return;
+    };
+    let line = in_line(&text, 0x81, 8329, 0);
+    // Frame 3's header byte sits at 3 * 1025.
+    let at = 2 * 3 * 1025;
+    let mutated = edit_line(&text, line, |f| f[DATA].replace_range(at..at + 2, "00"));
+    let mut reader = replay_mutated(&dir, &mutated).unwrap();
+    let e = capture(reader.as_mut()).unwrap_err();
+    assert_eq!(
+        e,
+        ReaderError::Device("AES3500 image: frame 3 starts with 0x00, expected 0xe3".into())
+    );
+}
+
+#[test]
+fn a_perturbed_image_no_longer_matches() {
+    // The golden comparison can fail: one nibble changed in the recorded AES3500 image changes
+    // the pixels around it.
+    let Some((dir, text)) = ioctl_text("aes3500") else {
+        return;
+    };
+    let line = in_line(&text, 0x81, 8329, 0);
+    let at = 2 * (5 * 1025 + 1 + 300);
+    let mutated = edit_line(&text, line, |f| {
+        let old = f[DATA][at..at + 2].to_string();
+        f[DATA].replace_range(at..at + 2, if old == "00" { "FF" } else { "00" });
+    });
+    let mut reader = replay_mutated(&dir, &mutated).unwrap();
+    let image = capture(reader.as_mut()).unwrap();
+    let (_, _, expected) = expected_image(&dir);
+    let differing = image.pixels.iter().zip(&expected).filter(|(a, b)| a != b).count();
+    assert!((1..=40).contains(&differing), "{differing} pixels differ");
 }

@@ -2,10 +2,12 @@
 //! opening through rusb, and the drivers, one file per device family:
 //!
 //! - [`nb1010`]: NEXT Biometrics NB-1010-U and NB-2020-U (bulk commands, raw 8-bit rows);
+//! - [`aes3500`]: AuthenTec AES3500 (register writes, 4-bit frames, upscaled);
 //!
 //! Each driver is a state machine over [`Transport`], so it runs the same on a device through
 //! libusb, on a recording ([`crate::replay`]) and under umockdev.
 
+pub mod aes3500;
 mod clock;
 pub mod nb1010;
 
@@ -42,7 +44,11 @@ pub struct UsbModel {
 }
 
 /// Supported USB readers.
-pub const SUPPORTED: &[UsbModel] = &[nb1010::model(0x1010, "NB-1010-U"), nb1010::model(0x2020, "NB-2020-U")];
+pub const SUPPORTED: &[UsbModel] = &[
+    nb1010::model(0x1010, "NB-1010-U"),
+    nb1010::model(0x2020, "NB-2020-U"),
+    aes3500::MODEL,
+];
 
 /// The model in `table` with these ids.
 pub fn find_model(table: &[UsbModel], vendor_id: u16, product_id: u16) -> Option<&UsbModel> {
