@@ -147,15 +147,20 @@ impl std::fmt::Debug for RusbTransport {
 }
 
 impl RusbTransport {
-    /// Opens `device` and claims `interface`, detaching a kernel driver from it where the
-    /// platform allows.
+    /// Opens `device` and claims `interface`. Only when a kernel driver holds the interface is it
+    /// detached (libusb's automatic detaching asks the kernel first in any case, which umockdev's
+    /// emulated usbfs does not answer, so it is not used).
     pub fn open(device: &rusb::Device<rusb::GlobalContext>, interface: u8) -> Result<Self, TransportError> {
         let handle = device.open()?;
-        // Not every platform can detach kernel drivers; claiming will tell if one is in the way.
-        if let Err(e) = handle.set_auto_detach_kernel_driver(true) {
-            tracing::debug!(error = %e, "cannot auto-detach kernel drivers on this platform");
+        match handle.claim_interface(interface) {
+            Ok(()) => {}
+            Err(rusb::Error::Busy) if handle.kernel_driver_active(interface).unwrap_or(false) => {
+                tracing::info!(interface, "detaching the kernel driver from the reader's interface");
+                handle.detach_kernel_driver(interface)?;
+                handle.claim_interface(interface)?;
+            }
+            Err(e) => return Err(e.into()),
         }
-        handle.claim_interface(interface)?;
         Ok(Self::from_handle(handle, interface))
     }
 

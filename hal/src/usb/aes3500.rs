@@ -1,5 +1,6 @@
-//! AuthenTec AES3500 (08ff:5731): a 128x128 press sensor programmed by register writes, whose
-//! image comes as 4-bit frames and is delivered upscaled to 256x256.
+//! AuthenTec AES3500 (08ff:5731): a small 128x128 press sensor (about 6.5 mm a side, 500 dpi)
+//! programmed by register writes, whose image comes as 4-bit frames and is delivered upscaled to
+//! 256x256 (so 1000 dpi).
 //!
 //! Protocol (vendor class, interface 0; bulk OUT 0x02, bulk IN 0x81; no control or interrupt
 //! transfers; no register reads): every OUT transfer is a list of (register, value) pairs. A
@@ -60,8 +61,10 @@ const NIBBLE_TO_GREY: u8 = 17;
 const SENSOR_SIDE_PX: usize = FRAME_COLUMNS;
 /// Side of the delivered (upscaled) image, pixels.
 pub const IMAGE_SIDE_PX: u32 = 2 * SENSOR_SIDE_PX as u32;
-/// Resolution of the delivered image, dots per inch (the sensor's 250 dpi, upscaled twice).
-pub const DPI: u32 = 500;
+/// Resolution of the delivered image, dots per inch: the sensor's 500 dpi, upscaled twice. (The
+/// recorded capture's ridge period is 19 px in the delivered image, 0.48 mm at 1000 dpi; at
+/// 500 dpi it would be an impossible 0.96 mm.)
+pub const DPI: u32 = 1000;
 
 /// Activation: one OUT transfer each.
 const ACTIVATION: [&[u8]; 10] = [
