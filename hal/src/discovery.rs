@@ -50,6 +50,9 @@ pub fn open_first(include_simulated: bool) -> Result<Box<dyn Reader>, ReaderErro
     let first = readers
         .first()
         .ok_or_else(|| ReaderError::NoReader("none is attached".into()))?;
+    if let Some((bus, address)) = usb::parse_usb_id(&first.id) {
+        return usb::open_with_serial(usb::SUPPORTED, bus, address, Some(first.serial.clone()));
+    }
     open(&first.id)
 }
 

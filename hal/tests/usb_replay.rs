@@ -83,6 +83,11 @@ fn aes3500_replays_to_the_recorded_image() {
     golden("aes3500");
 }
 
+#[test]
+fn uru4000_replays_to_the_recorded_image() {
+    golden("uru4000-4500");
+}
+
 /// The text of a recording's `capture.ioctl`, and its folder.
 fn ioctl_text(name: &str) -> Option<(PathBuf, String)> {
     let dir = recordings_dir()?.join(name);
@@ -350,4 +355,139 @@ fn a_perturbed_image_no_longer_matches() {
     let (_, _, expected) = expected_image(&dir);
     let differing = image.pixels.iter().zip(&expected).filter(|(a, b)| a != b).count();
     assert!((1..=40).contains(&differing), "{differing} pixels differ");
+}
+
+/// The U.are.U recording with `mutate` applied to its packets, replayed through its driver.
+fn uru4000_mutated(mutate: impl FnOnce(&mut Vec<shimon_hal::replay::pcapng::UsbPacket>)) -> Option<Box<dyn Reader>> {
+    let dir = recordings_dir()?.join("uru4000-4500");
+    let mut recording = Recording::load(&dir).expect("the recording loads");
+    let Traffic::Pcap(capture) = &mut recording.traffic else {
+        panic!("the U.are.U recording is a pcapng capture");
+    };
+    mutate(&mut capture.packets);
+    Some(recording.open_reader().expect("the reader opens"))
+}
+
+/// Index of the first packet with this event, transfer type and endpoint, after `skip` of them.
+fn packet(
+    packets: &[shimon_hal::replay::pcapng::UsbPacket],
+    event: u8,
+    transfer_type: u8,
+    endpoint: u8,
+    skip: usize,
+) -> usize {
+    packets
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.event == event && p.transfer_type == transfer_type && p.endpoint == endpoint)
+        .nth(skip)
+        .map(|(i, _)| i)
+        .expect("the recording has that packet")
+}
+
+#[test]
+fn uru4000_device_vanishing_while_waiting_for_a_finger_is_a_disconnect() {
+    // The interrupt transfer that brought the finger (the fourth completion) fails: no device.
+    let Some(mut reader) = uru4000_mutated(|packets| {
+        let i = packet(packets, b'C', 1, 0x81, 3);
+        packets[i].status = -108;
+        packets[i].data.clear();
+        packets[i].length = 0;
+    }) else {
+        return;
+    };
+    assert_eq!(capture(reader.as_mut()), Err(ReaderError::Disconnected));
+}
+
+#[test]
+fn uru4000_short_interrupt_is_a_device_error() {
+    let Some(mut reader) = uru4000_mutated(|packets| {
+        let i = packet(packets, b'C', 1, 0x81, 0);
+        packets[i].data.truncate(10);
+        packets[i].length = 10;
+    }) else {
+        return;
+    };
+    assert_eq!(
+        capture(reader.as_mut()),
+        Err(ReaderError::Device(
+            "U.are.U interrupt transfer: short read, 10 of 64 bytes".into()
+        ))
+    );
+}
+
+#[test]
+fn uru4000_cancelled_image_transfer_is_a_device_error() {
+    let Some(mut reader) = uru4000_mutated(|packets| {
+        let i = packet(packets, b'C', 3, 0x82, 0);
+        packets[i].status = -2;
+        packets[i].data.clear();
+        packets[i].length = 0;
+    }) else {
+        return;
+    };
+    assert_eq!(
+        capture(reader.as_mut()),
+        Err(ReaderError::Device(
+            "U.are.U image transfer: the USB transfer was cancelled before it completed".into()
+        ))
+    );
+}
+
+#[test]
+fn uru4000_short_key_read_is_a_device_error() {
+    // The scrambling key comes back with 2 of its 4 bytes.
+    let Some(mut reader) = uru4000_mutated(|packets| {
+        let i = packets
+            .iter()
+            .position(|p| p.event == b'S' && p.setup.is_some_and(|s| s[..4] == [0xc0, 0x04, 0x34, 0x00]))
+            .expect("the key read");
+        let urb = packets[i].urb_id;
+        let done = packets[i + 1..].iter_mut().find(|p| p.urb_id == urb && p.event == b'C');
+        let done = done.expect("its completion");
+        done.data.truncate(2);
+        done.length = 2;
+    }) else {
+        return;
+    };
+    assert_eq!(
+        capture(reader.as_mut()),
+        Err(ReaderError::Device(
+            "U.are.U reading register 0x34: short read, 2 of 4 bytes".into()
+        ))
+    );
+}
+
+#[test]
+fn uru4000_header_announcing_rows_not_sent_is_a_device_error() {
+    // Block 7 claims 200 rows; with the 173 rows before it that is more than the 289 sent.
+    let Some(mut reader) = uru4000_mutated(|packets| {
+        let i = packet(packets, b'C', 3, 0x82, 0);
+        packets[i].data[16 + 2 * 7 + 1] = 200;
+    }) else {
+        return;
+    };
+    assert_eq!(
+        capture(reader.as_mut()),
+        Err(ReaderError::Device(
+            "U.are.U image: block 7 needs rows 173..373 the device did not send".into()
+        ))
+    );
+}
+
+#[test]
+fn uru4000_changed_image_byte_changes_the_image() {
+    // One scrambled byte changed: the unscrambled image differs in exactly one pixel, so the
+    // golden comparison would catch it.
+    let Some(root) = recordings_dir() else { return };
+    let Some(mut reader) = uru4000_mutated(|packets| {
+        let i = packet(packets, b'C', 3, 0x82, 0);
+        packets[i].data[64 + 100 * 384 + 7] ^= 0x40;
+    }) else {
+        return;
+    };
+    let image = capture(reader.as_mut()).unwrap();
+    let (_, _, expected) = expected_image(&root.join("uru4000-4500"));
+    let differing = image.pixels.iter().zip(&expected).filter(|(a, b)| a != b).count();
+    assert_eq!(differing, 1);
 }

@@ -111,8 +111,8 @@ impl DeviceDescription {
                 "E" => {
                     if let Some((key, v)) = value.split_once('=') {
                         match key {
-                            "BUSNUM" => busnum = Some((number, v.to_string())),
-                            "DEVNUM" => devnum = Some((number, v.to_string())),
+                            "BUSNUM" => busnum = Some((number, unescape(v))),
+                            "DEVNUM" => devnum = Some((number, unescape(v))),
                             _ => {}
                         }
                     }
@@ -120,8 +120,8 @@ impl DeviceDescription {
                 "A" => {
                     if let Some((key, v)) = value.split_once('=') {
                         match key {
-                            "idVendor" => id_vendor = Some((number, v.to_string())),
-                            "idProduct" => id_product = Some((number, v.to_string())),
+                            "idVendor" => id_vendor = Some((number, unescape(v))),
+                            "idProduct" => id_product = Some((number, unescape(v))),
                             _ => {}
                         }
                     }
@@ -177,6 +177,12 @@ impl DeviceDescription {
             descriptors,
         })
     }
+}
+
+/// An attribute's value without the escaped newline (`\n`) that sysfs files end with.
+fn unescape(value: &str) -> String {
+    let value = value.trim();
+    value.strip_suffix("\\n").unwrap_or(value).to_string()
 }
 
 /// Bytes from hex digits (either case, no separators).
@@ -282,7 +288,7 @@ E: DEVNAME=/dev/bus/usb/001/003
 E: BUSNUM=001
 E: DEVNUM=003
 A: idProduct=1010
-A: idVendor=298d
+A: idVendor=298d\\n
 
 P: /devices/pci0000:00/0000:00:01.3/0000:02:00.0/usb1
 N: bus/usb/001/001=12010002090001406B1D020004050302010109021900010100E0000904000001090000000705810304000C

@@ -3,6 +3,8 @@
 //!
 //! - [`nb1010`]: NEXT Biometrics NB-1010-U and NB-2020-U (bulk commands, raw 8-bit rows);
 //! - [`aes3500`]: AuthenTec AES3500 (register writes, 4-bit frames, upscaled);
+//! - [`uru4000`]: DigitalPersona U.are.U 4000B / 4500 (vendor control requests, an interrupt
+//!   transfer always in flight beside the others, a scrambled image).
 //!
 //! Each driver is a state machine over [`Transport`], so it runs the same on a device through
 //! libusb, on a recording ([`crate::replay`]) and under umockdev.
@@ -10,6 +12,7 @@
 pub mod aes3500;
 mod clock;
 pub mod nb1010;
+pub mod uru4000;
 
 use crate::error::ReaderError;
 use crate::reader::{Reader, ReaderInfo, SensorKind};
@@ -48,6 +51,7 @@ pub const SUPPORTED: &[UsbModel] = &[
     nb1010::model(0x1010, "NB-1010-U"),
     nb1010::model(0x2020, "NB-2020-U"),
     aes3500::MODEL,
+    uru4000::MODEL,
 ];
 
 /// The model in `table` with these ids.
@@ -135,6 +139,17 @@ pub fn list(table: &[UsbModel]) -> Vec<ReaderInfo> {
 
 /// Opens the reader of `table` at `bus` and `address`.
 pub fn open(table: &[UsbModel], bus: u8, address: u8) -> Result<Box<dyn Reader>, ReaderError> {
+    open_with_serial(table, bus, address, None)
+}
+
+/// As [`open`], with the serial number already known (from [`list`]), which spares asking the
+/// device again.
+pub fn open_with_serial(
+    table: &[UsbModel],
+    bus: u8,
+    address: u8,
+    serial: Option<String>,
+) -> Result<Box<dyn Reader>, ReaderError> {
     let id = usb_id(bus, address);
     let devices = rusb::devices().map_err(|e| ReaderError::NoReader(format!("{id}: USB is not available ({e})")))?;
     let device = devices
@@ -151,7 +166,8 @@ pub fn open(table: &[UsbModel], bus: u8, address: u8) -> Result<Box<dyn Reader>,
             descriptor.product_id()
         ))
     })?;
-    let info = describe(model, id.clone(), serial_of(&device, &descriptor));
+    let serial = serial.unwrap_or_else(|| serial_of(&device, &descriptor));
+    let info = describe(model, id.clone(), serial);
     let transport = RusbTransport::open(&device, model.interface)?;
     tracing::info!(reader = %info.id, model = model.model, "opened USB reader");
     (model.driver)(Box::new(transport), info)
