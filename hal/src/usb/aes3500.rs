@@ -27,7 +27,7 @@ use super::{transfer_failed, UsbModel};
 use crate::error::ReaderError;
 use crate::image::FingerImage;
 use crate::reader::{CancelHandle, Reader, ReaderInfo, SensorKind};
-use crate::transport::{TransferRequest, Transport, TransportError};
+use crate::transport::{TransferId, TransferRequest, Transport};
 
 /// The interface the driver claims.
 pub const INTERFACE: u8 = 0;
@@ -180,7 +180,7 @@ impl Aes3500 {
 
     /// Cancels transfer `id` and waits (briefly) until it has come back, so that nothing of this
     /// capture is left in flight.
-    fn abandon(&mut self, id: crate::transport::TransferId) {
+    fn abandon(&mut self, id: TransferId) {
         if let Err(e) = self.transport.cancel(id) {
             tracing::debug!(error = %e, "cancelling the image transfer");
         }
@@ -189,7 +189,10 @@ impl Aes3500 {
             match self.transport.reap(Some(Duration::from_millis(WAIT_SLICE_MS))) {
                 Ok(Some(done)) if done.id == id => return,
                 Ok(_) => {}
-                Err(TransportError::NoDevice) | Err(_) => return,
+                Err(e) => {
+                    tracing::debug!(error = %e, "reaping the cancelled image transfer");
+                    return;
+                }
             }
         }
         tracing::warn!("the cancelled image transfer did not come back");
@@ -322,7 +325,7 @@ impl Reader for Aes3500 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transport::{Completion, TransferId};
+    use crate::transport::{Completion, TransportError};
     use std::collections::VecDeque;
     use std::sync::{Arc, Mutex};
 
