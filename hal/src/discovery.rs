@@ -23,8 +23,13 @@ pub fn list_readers(include_simulated: bool) -> Vec<ReaderInfo> {
     readers
 }
 
-/// Opens the reader with this id: `usb:BUS:ADDRESS` or `sim:SEED` (any seed gives a finger).
+/// Opens the reader with this id: `usb:BUS:ADDRESS`, `sim:SEED` (any seed gives a finger) or
+/// `replay:DIR` (the recorded USB traffic in folder `DIR`, replayed through the recorded
+/// device's driver; see [`crate::replay`]).
 pub fn open(id: &str) -> Result<Box<dyn Reader>, ReaderError> {
+    if let Some(dir) = id.strip_prefix(crate::replay::REPLAY_PREFIX) {
+        return crate::replay::open_reader(std::path::Path::new(dir));
+    }
     if let Some(seed) = id.strip_prefix(SIMULATED_PREFIX) {
         let seed: u64 = seed
             .parse()
@@ -35,7 +40,7 @@ pub fn open(id: &str) -> Result<Box<dyn Reader>, ReaderError> {
         return usb::open(usb::SUPPORTED, bus, address);
     }
     Err(ReaderError::NoReader(format!(
-        "{id:?} is not a reader id (usb:BUS:ADDRESS or sim:SEED)"
+        "{id:?} is not a reader id (usb:BUS:ADDRESS, sim:SEED or replay:DIR)"
     )))
 }
 
@@ -45,6 +50,9 @@ pub fn open_first(include_simulated: bool) -> Result<Box<dyn Reader>, ReaderErro
     let first = readers
         .first()
         .ok_or_else(|| ReaderError::NoReader("none is attached".into()))?;
+    if let Some((bus, address)) = usb::parse_usb_id(&first.id) {
+        return usb::open_with_serial(usb::SUPPORTED, bus, address, Some(first.serial.clone()));
+    }
     open(&first.id)
 }
 
@@ -63,7 +71,15 @@ mod tests {
 
     #[test]
     fn bad_ids_are_no_reader() {
-        for id in ["", "sim:", "sim:x", "usb:1", "floppy:0", "usb:999:1"] {
+        for id in [
+            "",
+            "sim:",
+            "sim:x",
+            "usb:1",
+            "floppy:0",
+            "usb:999:1",
+            "replay:/nonexistent",
+        ] {
             assert!(matches!(open(id), Err(ReaderError::NoReader(_))), "{id}");
         }
     }

@@ -6,9 +6,10 @@
 //!
 //! Behind the trait:
 //! - USB readers ([`usb`]): a table of supported models by vendor and product id, found and opened
-//!   through rusb; drivers (one file per device family, a later issue) speak to the device through
-//!   the small [`transport::Transport`] trait, implemented on rusb by
-//!   [`transport::RusbTransport`], so the same driver can run on a recording or under umockdev.
+//!   through rusb; the drivers (one file per device family) speak to the device through the small
+//!   [`transport::Transport`] trait, implemented on libusb by [`transport::RusbTransport`] (which
+//!   also runs under umockdev) and on recorded traffic by [`replay`], so the same driver code is
+//!   proven on recordings of real readers.
 //! - The simulated reader ([`sim`]): synthetic fingers in the manner of SFinGe, one master print
 //!   per seed and a new realistic impression per capture, with misbehaviour on demand for tests.
 //!
@@ -19,6 +20,7 @@ pub mod discovery;
 pub mod error;
 pub mod image;
 pub mod reader;
+pub mod replay;
 pub mod sim;
 pub mod transport;
 pub mod usb;

@@ -1,8 +1,9 @@
 //! shimon-reader: the command-line face of shimon-hal.
 //!
 //! - `list`: the readers present (USB readers first, then the simulated one);
-//! - `capture`: one image from a reader (by id, the simulated finger of a seed, or the first
-//!   reader found) into a PNG file;
+//! - `capture`: one image from a reader (by id, the simulated finger of a seed, a recording of
+//!   a real reader's USB traffic replayed through its driver, or the first reader found) into a
+//!   PNG file;
 //! - `simulate`: a synthetic dataset, `<finger>_<impression>.png` and a `dataset.toml`, laid out
 //!   like the real databases in `../shared/datasets/fingerprints` so `shimon-fp eval` measures it.
 //!
@@ -36,12 +37,16 @@ enum Command {
     List,
     /// Capture one image into a PNG file.
     Capture {
-        /// Reader id from `list` (usb:BUS:ADDRESS or sim:SEED).
-        #[arg(long, conflicts_with = "simulated")]
+        /// Reader id from `list` (usb:BUS:ADDRESS, sim:SEED or replay:DIR).
+        #[arg(long, conflicts_with_all = ["simulated", "replay"])]
         device: Option<String>,
         /// Use the simulated reader with the finger of this seed.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "replay")]
         simulated: Option<u64>,
+        /// Replay a recording of a USB reader (a folder with `device` and `capture.ioctl` or
+        /// `capture.pcapng`) through the driver of the recorded device.
+        #[arg(long, value_name = "DIR")]
+        replay: Option<PathBuf>,
         /// Impression number to render (simulated reader only).
         #[arg(long, default_value_t = 1, requires = "simulated")]
         impression: u32,
@@ -85,10 +90,19 @@ fn main() -> Result<()> {
         Command::Capture {
             device,
             simulated,
+            replay,
             impression,
             timeout,
             out,
-        } => capture(device, simulated, impression, timeout, &out),
+        } => {
+            let source = match (device, simulated, replay) {
+                (Some(id), _, _) => Source::Id(id),
+                (None, Some(seed), _) => Source::Simulated(seed, impression),
+                (None, None, Some(dir)) => Source::Replay(dir),
+                (None, None, None) => Source::First,
+            };
+            capture(source, timeout, &out)
+        }
         Command::Simulate {
             fingers,
             impressions,
@@ -121,23 +135,41 @@ fn list() -> Result<()> {
     Ok(())
 }
 
-fn capture(device: Option<String>, simulated: Option<u64>, impression: u32, timeout_s: f64, out: &Path) -> Result<()> {
+/// Where `capture` takes its image from.
+enum Source {
+    /// A reader id (`usb:BUS:ADDRESS`, `sim:SEED`, `replay:DIR`).
+    Id(String),
+    /// The simulated finger of a seed, at an impression number.
+    Simulated(u64, u32),
+    /// A recording folder, replayed through its device's driver.
+    Replay(PathBuf),
+    /// The first reader found (USB first, then the simulated one).
+    First,
+}
+
+fn capture(source: Source, timeout_s: f64, out: &Path) -> Result<()> {
     if !(timeout_s.is_finite() && timeout_s > 0.0) {
         bail!("--timeout must be a positive number of seconds, not {timeout_s}");
     }
-    let mut reader: Box<dyn Reader> = match (device, simulated) {
-        (Some(id), _) => shimon_hal::open(&id).with_context(|| format!("opening reader {id}"))?,
-        (None, Some(seed)) => {
+    let mut reader: Box<dyn Reader> = match source {
+        Source::Id(id) => shimon_hal::open(&id).with_context(|| format!("opening reader {id}"))?,
+        Source::Simulated(seed, impression) => {
             let mut r = SimulatedReader::new(seed);
             r.set_next_impression(impression);
             Box::new(r)
         }
-        (None, None) => shimon_hal::open_first(true).context("opening the first reader")?,
+        Source::Replay(dir) => shimon_hal::replay::open_reader(&dir)
+            .with_context(|| format!("opening the recording in {}", dir.display()))?,
+        Source::First => shimon_hal::open_first(true).context("opening the first reader")?,
     };
     let info = reader.info().clone();
     eprintln!("reader {} ({} {}), touch the sensor", info.id, info.vendor, info.model);
     let image = reader
-        .capture(Duration::from_secs_f64(timeout_s), &CancelHandle::new())
+        .capture(
+            // Longer than the clock can count: wait for ever.
+            Duration::try_from_secs_f64(timeout_s).unwrap_or(Duration::MAX),
+            &CancelHandle::new(),
+        )
         .with_context(|| format!("capturing from {}", info.id))?;
     image.write_png(out)?;
     println!(

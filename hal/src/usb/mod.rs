@@ -1,13 +1,22 @@
-//! USB readers: the table of supported devices (by vendor and product id) and their discovery
-//! and opening through rusb.
+//! USB readers: the table of supported devices (by vendor and product id), their discovery and
+//! opening through rusb, and the drivers, one file per device family:
 //!
-//! The drivers themselves arrive with a later issue, one file per device family; each adds its
-//! rows to [`SUPPORTED`]. Until then the table is empty and discovery finds no USB reader, but it
-//! walks the real bus the same way.
+//! - [`nb1010`]: NEXT Biometrics NB-1010-U and NB-2020-U (bulk commands, raw 8-bit rows);
+//! - [`aes3500`]: AuthenTec AES3500 (register writes, 4-bit frames, upscaled);
+//! - [`uru4000`]: DigitalPersona U.are.U 4000B / 4500 (vendor control requests, an interrupt
+//!   transfer always in flight beside the others, a scrambled image).
+//!
+//! Each driver is a state machine over [`Transport`], so it runs the same on a device through
+//! libusb, on a recording ([`crate::replay`]) and under umockdev.
+
+pub mod aes3500;
+mod clock;
+pub mod nb1010;
+pub mod uru4000;
 
 use crate::error::ReaderError;
 use crate::reader::{Reader, ReaderInfo, SensorKind};
-use crate::transport::{RusbTransport, Transport};
+use crate::transport::{RusbTransport, Transport, TransportError};
 
 /// Builds a reader on an opened transport; `info` describes the device found.
 pub type DriverFn = fn(Box<dyn Transport>, ReaderInfo) -> Result<Box<dyn Reader>, ReaderError>;
@@ -37,14 +46,28 @@ pub struct UsbModel {
     pub driver: DriverFn,
 }
 
-/// Supported USB readers. Empty until the first driver lands.
-pub const SUPPORTED: &[UsbModel] = &[];
+/// Supported USB readers.
+pub const SUPPORTED: &[UsbModel] = &[
+    nb1010::model(0x1010, "NB-1010-U"),
+    nb1010::model(0x2020, "NB-2020-U"),
+    aes3500::MODEL,
+    uru4000::MODEL,
+];
 
 /// The model in `table` with these ids.
 pub fn find_model(table: &[UsbModel], vendor_id: u16, product_id: u16) -> Option<&UsbModel> {
     table
         .iter()
         .find(|m| m.vendor_id == vendor_id && m.product_id == product_id)
+}
+
+/// A driver's view of a failed transfer: a vanished device is [`ReaderError::Disconnected`];
+/// anything else is a [`ReaderError::Device`] that says which step of the protocol failed.
+pub(crate) fn transfer_failed(step: &str, error: TransportError) -> ReaderError {
+    match error {
+        TransportError::NoDevice => ReaderError::Disconnected,
+        other => ReaderError::Device(format!("{step}: {other}")),
+    }
 }
 
 /// Reader id of the USB device at `bus` and `address`.
@@ -59,9 +82,10 @@ pub fn parse_usb_id(id: &str) -> Option<(u8, u8)> {
     Some((bus.parse().ok()?, address.parse().ok()?))
 }
 
-fn describe(model: &UsbModel, bus: u8, address: u8, serial: String) -> ReaderInfo {
+/// The description of a reader of `model` with this id and serial number.
+pub(crate) fn describe(model: &UsbModel, id: String, serial: String) -> ReaderInfo {
     ReaderInfo {
-        id: usb_id(bus, address),
+        id,
         vendor: model.vendor.into(),
         model: model.model.into(),
         serial,
@@ -106,7 +130,7 @@ pub fn list(table: &[UsbModel]) -> Vec<ReaderInfo> {
         };
         if let Some(model) = find_model(table, descriptor.vendor_id(), descriptor.product_id()) {
             let serial = serial_of(&device, &descriptor);
-            found.push(describe(model, device.bus_number(), device.address(), serial));
+            found.push(describe(model, usb_id(device.bus_number(), device.address()), serial));
         }
     }
     found.sort_by(|a, b| a.id.cmp(&b.id));
@@ -115,6 +139,17 @@ pub fn list(table: &[UsbModel]) -> Vec<ReaderInfo> {
 
 /// Opens the reader of `table` at `bus` and `address`.
 pub fn open(table: &[UsbModel], bus: u8, address: u8) -> Result<Box<dyn Reader>, ReaderError> {
+    open_with_serial(table, bus, address, None)
+}
+
+/// As [`open`], with the serial number already known (from [`list`]), which spares asking the
+/// device again.
+pub fn open_with_serial(
+    table: &[UsbModel],
+    bus: u8,
+    address: u8,
+    serial: Option<String>,
+) -> Result<Box<dyn Reader>, ReaderError> {
     let id = usb_id(bus, address);
     let devices = rusb::devices().map_err(|e| ReaderError::NoReader(format!("{id}: USB is not available ({e})")))?;
     let device = devices
@@ -131,7 +166,8 @@ pub fn open(table: &[UsbModel], bus: u8, address: u8) -> Result<Box<dyn Reader>,
             descriptor.product_id()
         ))
     })?;
-    let info = describe(model, bus, address, serial_of(&device, &descriptor));
+    let serial = serial.unwrap_or_else(|| serial_of(&device, &descriptor));
+    let info = describe(model, id.clone(), serial);
     let transport = RusbTransport::open(&device, model.interface)?;
     tracing::info!(reader = %info.id, model = model.model, "opened USB reader");
     (model.driver)(Box::new(transport), info)
@@ -171,7 +207,7 @@ mod tests {
     fn models_are_found_by_vendor_and_product() {
         assert_eq!(find_model(TABLE, 0x1234, 0x5678).map(|m| m.model), Some("T-1"));
         assert!(find_model(TABLE, 0x1234, 0x0001).is_none());
-        let info = describe(&TABLE[0], 2, 5, "S1".into());
+        let info = describe(&TABLE[0], usb_id(2, 5), "S1".into());
         assert_eq!(info.id, "usb:002:005");
         assert_eq!((info.dpi, info.width_px, info.kind), (500, 256, SensorKind::Press));
     }
@@ -181,7 +217,6 @@ mod tests {
         // Whatever this machine has (no USB at all, or devices none of which is in the table),
         // listing returns, and the test table's device is absent.
         assert!(list(TABLE).is_empty());
-        assert!(list(SUPPORTED).is_empty());
     }
 
     #[test]
