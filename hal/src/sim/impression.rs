@@ -16,7 +16,8 @@
 //! outline in round corners; the glass itself is lit unevenly, stained in blotches, may carry
 //! older latent prints, and holds crisp dark grains of dust and the droplets and flakes the finger
 //! left round its contact, which show even where the background clips at white. A capacitive
-//! plate also darkens round the finger, where skin is close to it without touching. The finger's
+//! plate also darkens round the finger, where skin is close to it without touching, and shows no
+//! latent prints; a bright sensor's exposure flattens the glass's marks into its white. The finger's
 //! own creases (white bands 4 to 8 px wide across the ridges) are drawn from its seed alone, and
 //! its pores and ridge units come with its master print, so they sit in the same place on every
 //! impression; how wide the units print, how clearly the pores show and where dry skin or a light
@@ -71,13 +72,17 @@ const RIDGE_TONE_CONTRAST: f32 = 1.3;
 const RIDGE_TONE_MEDIAN: f32 = 0.3;
 
 /// Range of the bright optical look's background level before it clips at white, grey levels:
-/// high enough that its shading and stains clip too, as on FVC2002 DB1 and FVC2004 DB1, whose
-/// backgrounds far from the print are flat white (at most 1.4% of those pixels 5 grey levels
-/// or more below it in nine images of ten).
-const BRIGHT_LOOK_BACKGROUND: (f64, f64) = (280.0, 305.0);
+/// high enough that, with its shading and stains flattened ([`BRIGHT_LOOK_GLASS_MARKS`]), they
+/// clip too, as on FVC2002 DB1 and FVC2004 DB1, whose backgrounds far from the print are flat
+/// white (at most 1.4% of those pixels 5 grey levels or more below it in nine images of ten).
+/// Not higher: faint ink would clip away with them, and break the ridges.
+const BRIGHT_LOOK_BACKGROUND: (f64, f64) = (262.0, 295.0);
 /// Range of that look's contrast, grey levels (full ink darkens the background this much): the
-/// ridges' cores reach grey 15 to 40 as before the background was raised.
-const BRIGHT_LOOK_CONTRAST: (f64, f64) = (240.0, 290.0);
+/// ridges' cores reach about the greys they reached before the background was raised.
+const BRIGHT_LOOK_CONTRAST: (f64, f64) = (225.0, 275.0);
+/// How much of the glass's uneven lighting, stains and latent prints the bright look shows: its
+/// exposure flattens them (the other looks show them whole).
+const BRIGHT_LOOK_GLASS_MARKS: f32 = 0.3;
 
 /// Range of the darkening at the middle of a grain of the faint dust that covers the glass, grey
 /// levels: FVC2002 DB2's and FVC2004 DB2's grey backgrounds are smooth, their finest grain (grey
@@ -185,6 +190,8 @@ struct Draw {
     /// How much darker the image gets towards its left and right edges, grey levels (the shaded
     /// frame of some optical sensors).
     frame_shade: f32,
+    /// How much of the glass's uneven lighting, stains and latent prints shows, 0 to 1.
+    glass_marks: f32,
     /// Spread of the per-column offsets that a capacitive sensor's readout draws as vertical
     /// stripes, grey levels; 0 for optical sensors.
     column_stripes: f32,
@@ -253,6 +260,7 @@ impl Draw {
                 look.noise_sd
             },
             frame_shade: look.frame_shade,
+            glass_marks: look.glass_marks,
             column_stripes: look.column_stripes,
             breakiness: if poor { rng.range(0.8, 1.0) } else { rng.range(0.2, 1.0) } as f32,
             blur_radius_px: if poor { 2 } else { 0 },
@@ -290,6 +298,7 @@ struct SensorLook {
     noise_sd: f32,
     frame_shade: f32,
     column_stripes: f32,
+    glass_marks: f32,
 }
 
 impl SensorLook {
@@ -304,6 +313,7 @@ impl SensorLook {
                 noise_sd: rng.range(1.0, 3.5) as f32,
                 frame_shade: 0.0,
                 column_stripes: 0.0,
+                glass_marks: BRIGHT_LOOK_GLASS_MARKS,
             }
         } else if kind < 0.75 {
             // Grey optical: a grey, unevenly lit window with darker sides.
@@ -314,6 +324,7 @@ impl SensorLook {
                 noise_sd: rng.range(GREY_LOOK_NOISE_SD.0, GREY_LOOK_NOISE_SD.1) as f32,
                 frame_shade: rng.range(10.0, 50.0) as f32,
                 column_stripes: 0.0,
+                glass_marks: 1.0,
             }
         } else if kind < 0.85 {
             // Dim, low-contrast sensor.
@@ -324,6 +335,7 @@ impl SensorLook {
                 noise_sd: rng.range(2.5, 6.0) as f32,
                 frame_shade: rng.range(0.0, 25.0) as f32,
                 column_stripes: 0.0,
+                glass_marks: 1.0,
             }
         } else {
             // Capacitive (like FVC2002 DB3): a mid-grey plate, the finger's contact darkening the
@@ -335,6 +347,7 @@ impl SensorLook {
                 noise_sd: rng.range(3.0, 6.0) as f32,
                 frame_shade: 0.0,
                 column_stripes: rng.range(2.0, 4.0) as f32,
+                glass_marks: 1.0,
             }
         }
     }
@@ -595,17 +608,23 @@ fn render_with_contact(
         for (u, stripe) in stripes.iter().enumerate() {
             let i = v * w + u;
             let (x, y) = (u as f32 / fw - 0.5, v as f32 / fh - 0.5);
-            let bg = d.background + grad.0 * x + grad.1 * y + 10.0 * shade.at(u as f32, v as f32)
+            let bg = d.background + d.glass_marks * (grad.0 * x + grad.1 * y + 10.0 * shade.at(u as f32, v as f32))
                 - d.frame_shade * smoothstep((x.abs() - 0.3) / 0.2)
                 + stripe;
             let glass = (
                 (u as f32 + 0.5 - fw * 0.5) * master_px_per_px,
                 (v as f32 + 0.5 - fh * 0.5) * master_px_per_px,
             );
-            let ghost = (latent.darkening(master, glass, (u as f32, v as f32))
-                + marks.older.darkening(master, glass, (u as f32, v as f32)))
-                * (1.0 - contact_map.data[i]).max(0.0)
-                - marks.depth * marks.blotches.at(u as f32, v as f32);
+            // A capacitive plate senses skin, not what skin left on it: no latent prints there.
+            let latents = if d.column_stripes > 0.0 {
+                0.0
+            } else {
+                latent.darkening(master, glass, (u as f32, v as f32))
+                    + marks.older.darkening(master, glass, (u as f32, v as f32))
+            };
+            let ghost = d.glass_marks
+                * (latents * (1.0 - contact_map.data[i]).max(0.0)
+                    - marks.depth * marks.blotches.at(u as f32, v as f32));
             let grey = bg
                 - d.valley_shade * contact_map.data[i]
                 - halo.get(i).copied().unwrap_or(0.0)
@@ -1507,7 +1526,7 @@ mod tests {
     /// FVC2004 DB1's backgrounds far from the print are flat (in nine images of ten, at most 1.4%
     /// of those pixels lie 5 grey levels or more below white), and only crisp specks show there.
     /// Before the look's background was raised above its shading and stains, a third of ours
-    /// were mottled, and the mean share below grey 250 here was about 8%; after, about 0.04%.
+    /// were mottled, and the mean share below grey 250 here was about 8%; after, about 0.1%.
     #[test]
     fn bright_backgrounds_clip_flat() {
         let mut shares = Vec::new();
