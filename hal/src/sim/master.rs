@@ -40,8 +40,13 @@ pub const SEED_SPOTS_PER_10K_PX2: f32 = 0.6;
 /// Size of the smooth bends of the orientation field that make fingers of one class differ,
 /// pixels at [`MASTER_DPI`].
 const WANDER_SCALE_PX: f32 = 90.0;
-/// Range of the strength of those bends, radians.
-const WANDER_RAD: (f64, f64) = (0.15, 0.35);
+/// Range of the strength of those bends, radians: strong enough that fingers of one class
+/// share few minutiae where their flows force ridges to end or fork.
+const WANDER_RAD: (f64, f64) = (0.3, 0.6);
+/// Range of how far the ridge period strays from the finger's mean over the finger (in patches
+/// about 150 px across), pixels at [`MASTER_DPI`]: where ridges must end or fork depends on it
+/// too, so it also keeps fingers of one class apart.
+const PERIOD_WANDER_PX: (f64, f64) = (0.7, 1.4);
 /// Ridges inserted at random per 10,000 square pixels, each adding two minutiae that the flow did
 /// not force.
 const INSERTED_RIDGES_PER_10K_PX2: f32 = 0.5;
@@ -276,7 +281,7 @@ impl MasterPrint {
             arch_width_px: rng.range(55.0, 85.0) as f32,
             mean_period_px,
             period_noise: FractalNoise::new(&mut rng, w, h, 150.0, 2),
-            period_noise_px: rng.range(0.4, 0.9) as f32,
+            period_noise_px: rng.range(PERIOD_WANDER_PX.0, PERIOD_WANDER_PX.1) as f32,
             wander: FractalNoise::new(&mut wander_rng, w, h, WANDER_SCALE_PX, 2),
             wander_rad: wander_rng.range(WANDER_RAD.0, WANDER_RAD.1) as f32,
         };
