@@ -1464,6 +1464,39 @@ mod tests {
         );
     }
 
+    /// Renders impressions of fingers 1 to 40 in turn whose draw has the `look` asked for, and
+    /// collects `measure` of each (skipping those it has nothing to say of) until there are
+    /// `wanted` values.
+    fn measure_impressions(
+        wanted: usize,
+        look: impl Fn(&Draw) -> bool,
+        measure: impl Fn(&FingerImage, &Field) -> Option<f64>,
+    ) -> Vec<f64> {
+        let mut values = Vec::new();
+        for finger in 1..=40u64 {
+            let master = MasterPrint::generate(finger);
+            for impression in 0..8u32 {
+                let seed = derive(finger, &[label("impression"), u64::from(impression)]);
+                let d = Draw::new(&mut Rng::stream(seed, "draw"), &master, Condition::Normal);
+                if !look(&d) {
+                    continue;
+                }
+                let (image, contact) = render_with_contact(
+                    &master,
+                    finger,
+                    impression,
+                    super::super::DEFAULT_GEOMETRY,
+                    Condition::Normal,
+                );
+                values.extend(measure(&image, &contact));
+                if values.len() == wanted {
+                    return values;
+                }
+            }
+        }
+        values
+    }
+
     /// How much darker the plate is 8 to 30 px from the contact than beyond 60 px, grey levels
     /// (medians of each).
     fn shadow_round_contact(image: &FingerImage, contact: &Field) -> Option<f64> {
@@ -1488,28 +1521,7 @@ mod tests {
     /// it. Before the shadow, the median here was about 0; after, about 18.
     #[test]
     fn capacitive_prints_fade_into_the_plate() {
-        let mut shadows = Vec::new();
-        'fingers: for finger in 1..=40u64 {
-            let master = MasterPrint::generate(finger);
-            for impression in 0..8u32 {
-                let seed = derive(finger, &[label("impression"), u64::from(impression)]);
-                let d = Draw::new(&mut Rng::stream(seed, "draw"), &master, Condition::Normal);
-                if d.column_stripes == 0.0 {
-                    continue;
-                }
-                let (image, contact) = render_with_contact(
-                    &master,
-                    finger,
-                    impression,
-                    super::super::DEFAULT_GEOMETRY,
-                    Condition::Normal,
-                );
-                shadows.extend(shadow_round_contact(&image, &contact));
-                if shadows.len() == 7 {
-                    break 'fingers;
-                }
-            }
-        }
+        let shadows = measure_impressions(7, |d| d.column_stripes != 0.0, shadow_round_contact);
         assert!(shadows.len() >= 5, "only {} capacitive impressions", shadows.len());
         let m = median(shadows.clone());
         assert!(
@@ -1539,31 +1551,11 @@ mod tests {
     /// were mottled, and the mean share below grey 250 here was about 8%; after, about 0.1%.
     #[test]
     fn bright_backgrounds_clip_flat() {
-        let mut shares = Vec::new();
-        'fingers: for finger in 1..=40u64 {
-            let master = MasterPrint::generate(finger);
-            for impression in 0..8u32 {
-                let seed = derive(finger, &[label("impression"), u64::from(impression)]);
-                let d = Draw::new(&mut Rng::stream(seed, "draw"), &master, Condition::Normal);
-                if d.frame_shade != 0.0 || d.column_stripes != 0.0 || d.background < 250.0 {
-                    continue;
-                }
-                let (image, contact) = render_with_contact(
-                    &master,
-                    finger,
-                    impression,
-                    super::super::DEFAULT_GEOMETRY,
-                    Condition::Normal,
-                );
-                let (share, pixels) = dim_background(&image, &contact);
-                if pixels >= 5000 {
-                    shares.push(share);
-                }
-                if shares.len() == 12 {
-                    break 'fingers;
-                }
-            }
-        }
+        let bright = |d: &Draw| d.frame_shade == 0.0 && d.column_stripes == 0.0 && d.background >= 250.0;
+        let shares = measure_impressions(12, bright, |image, contact| {
+            let (share, pixels) = dim_background(image, contact);
+            (pixels >= 5000).then_some(share)
+        });
         assert!(shares.len() >= 8, "only {} bright backgrounds", shares.len());
         let mean = shares.iter().sum::<f64>() / shares.len() as f64;
         assert!(
@@ -1600,28 +1592,7 @@ mod tests {
     /// 0.87 of their contrast inside before they faded, 0.70 after.
     #[test]
     fn capacitive_ridges_fade_out_at_the_edge() {
-        let mut ratios = Vec::new();
-        'fingers: for finger in 1..=40u64 {
-            let master = MasterPrint::generate(finger);
-            for impression in 0..8u32 {
-                let seed = derive(finger, &[label("impression"), u64::from(impression)]);
-                let d = Draw::new(&mut Rng::stream(seed, "draw"), &master, Condition::Normal);
-                if d.column_stripes == 0.0 {
-                    continue;
-                }
-                let (image, contact) = render_with_contact(
-                    &master,
-                    finger,
-                    impression,
-                    super::super::DEFAULT_GEOMETRY,
-                    Condition::Normal,
-                );
-                ratios.extend(edge_ridge_contrast(&image, &contact));
-                if ratios.len() == 7 {
-                    break 'fingers;
-                }
-            }
-        }
+        let ratios = measure_impressions(7, |d| d.column_stripes != 0.0, edge_ridge_contrast);
         assert!(ratios.len() >= 5, "only {} capacitive impressions", ratios.len());
         let m = median(ratios.clone());
         assert!(
