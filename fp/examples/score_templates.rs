@@ -2,7 +2,8 @@
 //! each dataset's EER and FMR1000 (all cross-finger impostors) and their means. Comparison
 //! changes can then be measured for accuracy on all databases in seconds, without extracting the
 //! images again. An image without a template counts as `shimon-fp eval` counts a failure to
-//! extract: its pairs score as non-matches.
+//! extract: its pairs score as non-matches. Last comes the threshold table of all datasets'
+//! pairs pooled, the one in shimon-matcher's documentation.
 //!
 //! `cargo run --release -p shimon-fp --example score_templates -- <dataset> <templates> [<dataset> <templates> ...]`
 
@@ -11,7 +12,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 use rayon::prelude::*;
 use shimon_fp::eval::{make_pairs, scan_dataset, Sample};
-use shimon_fp::metrics::ScoreSets;
+use shimon_fp::metrics::{ScoreSets, THRESHOLD_TABLE_FMR_PERCENT};
 use shimon_matcher::{compare, Template};
 
 fn main() -> Result<()> {
@@ -22,6 +23,7 @@ fn main() -> Result<()> {
     // WORST=N also lists each dataset's N lowest genuine and N highest impostor scores.
     let worst: Option<usize> = std::env::var("WORST").ok().and_then(|v| v.parse().ok());
     let (mut eer_sum, mut fmr1000_sum) = (0.0, 0.0);
+    let (mut all_genuine, mut all_impostor) = (Vec::new(), Vec::new());
     for pair in args.chunks(2) {
         let (dataset, folder) = (&pair[0], &pair[1]);
         let samples = scan_dataset(dataset)?;
@@ -58,6 +60,8 @@ fn main() -> Result<()> {
         );
         eer_sum += rates.eer;
         fmr1000_sum += rates.fmr1000;
+        all_genuine.extend(genuine);
+        all_impostor.extend(impostor);
     }
     let n = (args.len() / 2) as f64;
     println!(
@@ -66,6 +70,17 @@ fn main() -> Result<()> {
         eer_sum / n,
         fmr1000_sum / n
     );
+    println!(
+        "pooled: {} genuine, {} impostor pairs; threshold  FMR  FNMR",
+        all_genuine.len(),
+        all_impostor.len()
+    );
+    for row in ScoreSets::new(&all_genuine, &all_impostor).threshold_table(&THRESHOLD_TABLE_FMR_PERCENT) {
+        println!(
+            "  FMR <= {:<5}%  {:7.2}  {:6.3}%  {:5.1}%",
+            row.target_fmr, row.threshold, row.fmr, row.fnmr
+        );
+    }
     Ok(())
 }
 

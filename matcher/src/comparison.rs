@@ -239,9 +239,9 @@ mod tests {
         };
         let genuine = compare(&original, &grid(0.3, (5.0, 5.0)));
         let stuffed_score = compare(&original, &stuffed).max(compare(&stuffed, &original));
-        // 6.46 is the threshold for an FMR of 0.1% on the FVC databases (crate docs).
+        // 6.57 is the threshold for an FMR of 0.1% on the FVC databases (crate docs).
         assert!(
-            stuffed_score < 6.46,
+            stuffed_score < 6.57,
             "stuffed template scored {stuffed_score} (genuine {genuine})"
         );
     }

@@ -15,16 +15,17 @@
 //! Scores are not probabilities; a deployment picks the threshold for the false match rate (FMR)
 //! it can accept. Measured with `shimon-fp eval` on the six FVC2002/FVC2004 B databases in
 //! `../shared/datasets/fingerprints`, pooled (1,680 genuine pairs, 17,280 cross-finger impostor
-//! pairs), a pair matching when its score is at least the threshold:
+//! pairs), a pair matching when its score is at least the threshold (`fp/examples/score_templates.rs`
+//! prints this table from templates extracted by `fp/examples/dump_templates.rs`):
 //!
 //! | threshold | FMR measured | FNMR measured |
 //! |---|---|---|
-//! | 2.67 | 10.0% | 3.9% |
-//! | 4.75 | 0.995% | 8.2% |
-//! | 6.46 | 0.098% | 11.4% |
-//! | 9.61 | 0.006% (1 in 17,280) | 17.9% |
+//! | 2.54 | 10.0% | 3.9% |
+//! | 4.65 | 0.995% | 7.9% |
+//! | 6.57 | 0.098% | 11.7% |
+//! | 9.57 | 0.006% (1 in 17,280) | 18.0% |
 //!
-//! Above 9.99 no impostor pair of that set scored. With 17,280 impostor pairs an FMR below about
+//! Above 9.67 no impostor pair of that set scored. With 17,280 impostor pairs an FMR below about
 //! 0.01% cannot be measured, so a threshold for a lower FMR is an extrapolation; FVC2004 (made
 //! with deliberate distortion, dry and wet fingers) drives the FNMR. Each database's own table is
 //! printed by `shimon-fp eval`.

@@ -318,9 +318,11 @@ pub(crate) fn edge_mismatch(p: &Edge, c: &Edge) -> Option<f32> {
 }
 
 /// The edges of a template filed by the two relative angles and by length, so that an edge of the
-/// other template finds the edges it may match by looking in a few neighbouring bins instead of
-/// comparing against every edge. The bins of one pair of angle bins follow each other by length,
-/// so a whole range of lengths is one run of entries.
+/// other template finds the edges it may match by looking in one run of entries instead of
+/// comparing against every edge. An edge is filed under every pair of angle bins within tolerance
+/// of its angles (one to four), so a query needs only the pair its own angles fall in: a loop per
+/// neighbouring bin cost a mispredicted exit each, more than the copies cost to build. The bins of
+/// one pair of angle bins follow each other by length, so a whole range of lengths is one run.
 #[derive(Debug, Clone)]
 pub(crate) struct EdgeIndex {
     /// `entries[offsets[b]..offsets[b + 1]]` are the edges in bin `b`.
@@ -369,17 +371,36 @@ fn angle_bins_around(angle: Turn) -> (usize, usize) {
 impl EdgeIndex {
     pub fn new(table: &EdgeTable) -> Self {
         let bins = ANGLE_BINS * ANGLE_BINS * LENGTH_BINS;
-        let bin_of = |e: &Edge| angle_cell(angle_bin(e.from_angle), angle_bin(e.to_angle)) + length_bin(e.length);
-        let mut counts = vec![0u32; bins + 1];
-        for edges in table.all_root_edges() {
+        // Each edge is filed in every cell whose angles lie within tolerance of its own (one to
+        // four cells), so that a query looks in the one cell of its own angles only. The cells
+        // are worked out once, then counted, then filled.
+        let mut filed: Vec<(u16, IndexedEdge)> = Vec::with_capacity(table.points.len() * ROOT_NEIGHBOURS * 4);
+        let mut starts = vec![0u32; bins + 1];
+        for (i, edges) in table.all_root_edges().enumerate() {
             for e in edges {
-                counts[bin_of(e) + 1] += 1;
+                let (from_first, from_count) = angle_bins_around(e.from_angle);
+                let (to_first, to_count) = angle_bins_around(e.to_angle);
+                let length = length_bin(e.length);
+                let entry = IndexedEdge {
+                    length: e.length,
+                    from_angle: e.from_angle,
+                    to_angle: e.to_angle,
+                    from: i as u16,
+                    to: e.to,
+                };
+                for a in from_first..from_first + from_count {
+                    for b in to_first..to_first + to_count {
+                        let bin = angle_cell(a & (ANGLE_BINS - 1), b & (ANGLE_BINS - 1)) + length;
+                        starts[bin + 1] += 1;
+                        filed.push((bin as u16, entry));
+                    }
+                }
             }
         }
         for b in 0..bins {
-            counts[b + 1] += counts[b];
+            starts[b + 1] += starts[b];
         }
-        let mut fill = counts.clone();
+        let mut offsets = starts.clone();
         let placeholder = IndexedEdge {
             length: 0.0,
             from_angle: 0,
@@ -387,24 +408,14 @@ impl EdgeIndex {
             from: 0,
             to: 0,
         };
-        let mut entries = vec![placeholder; counts[bins] as usize];
-        for (i, edges) in table.all_root_edges().enumerate() {
-            for e in edges {
-                let b = bin_of(e);
-                entries[fill[b] as usize] = IndexedEdge {
-                    length: e.length,
-                    from_angle: e.from_angle,
-                    to_angle: e.to_angle,
-                    from: i as u16,
-                    to: e.to,
-                };
-                fill[b] += 1;
-            }
+        let mut entries = vec![placeholder; filed.len()];
+        for &(bin, entry) in &filed {
+            let place = &mut starts[usize::from(bin)];
+            entries[*place as usize] = entry;
+            *place += 1;
         }
-        Self {
-            offsets: counts,
-            entries,
-        }
+        offsets.truncate(bins + 1);
+        Self { offsets, entries }
     }
 
     /// Writes to the front of `found`, in index order, the places in the index of the edges that
@@ -415,25 +426,19 @@ impl EdgeIndex {
         let mut count = 0;
         let tol = length_tolerance(edge.length);
         let (lo, hi) = (length_bin(edge.length - tol), length_bin(edge.length + tol));
-        let (from_first, from_count) = angle_bins_around(edge.from_angle);
-        let (to_first, to_count) = angle_bins_around(edge.to_angle);
-        for a in from_first..from_first + from_count {
-            for b in to_first..to_first + to_count {
-                let cell = angle_cell(a & (ANGLE_BINS - 1), b & (ANGLE_BINS - 1));
-                let (start, end) = (self.offsets[cell + lo], self.offsets[cell + hi + 1]);
-                for (place, e) in (start..end).zip(&self.entries[start as usize..end as usize]) {
-                    // Every edge is written down and only a match moves on past it: few of the
-                    // edges in the bins match, at no predictable place, and a branch on each
-                    // was often mispredicted. (The tests are edge_mismatch's; the mismatch
-                    // itself, with its division, is left for the few that match.)
-                    let da = turn_gap(e.from_angle, edge.from_angle);
-                    let db = turn_gap(e.to_angle, edge.to_angle);
-                    let dl = (e.length - edge.length).abs();
-                    let tl = length_tolerance(e.length.min(edge.length));
-                    found[count] = place;
-                    count += usize::from((da <= ANGLE_TOLERANCE_TURNS) & (db <= ANGLE_TOLERANCE_TURNS) & (dl <= tl));
-                }
-            }
+        let cell = angle_cell(angle_bin(edge.from_angle), angle_bin(edge.to_angle));
+        let (start, end) = (self.offsets[cell + lo], self.offsets[cell + hi + 1]);
+        for (place, e) in (start..end).zip(&self.entries[start as usize..end as usize]) {
+            // Every edge is written down and only a match moves on past it: few of the edges
+            // in the run match, at no predictable place, and a branch on each was often
+            // mispredicted. (The tests are edge_mismatch's; the mismatch itself, with its
+            // division, is left for the few that match.)
+            let da = turn_gap(e.from_angle, edge.from_angle);
+            let db = turn_gap(e.to_angle, edge.to_angle);
+            let dl = (e.length - edge.length).abs();
+            let tl = length_tolerance(e.length.min(edge.length));
+            found[count] = place;
+            count += usize::from((da <= ANGLE_TOLERANCE_TURNS) & (db <= ANGLE_TOLERANCE_TURNS) & (dl <= tl));
         }
         count
     }

@@ -116,7 +116,9 @@ pub const EDGE_LENGTH_TOLERANCE_FRACTION: f32 = 0.08;
 /// (about 25 degrees).
 pub const EDGE_ANGLE_TOLERANCE_RAD: f32 = 0.33;
 /// Comparison: roots are found from the edges to this many nearest neighbours of each minutia.
-pub const ROOT_NEIGHBOURS: usize = 8;
+/// (8 gave the same accuracy on the six FVC databases at about 10% more time a comparison; 5 lost
+/// true roots: mean EER 4.04% -> 4.35%.)
+pub const ROOT_NEIGHBOURS: usize = 6;
 /// Comparison: width of the length bins in which a probe's edges are filed, px.
 pub const EDGE_INDEX_LENGTH_BIN_PX: f32 = 10.0;
 /// Comparison: pairings are grown from this many of the best root pairs.
