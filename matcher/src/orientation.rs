@@ -50,6 +50,10 @@ pub(crate) struct OrientationField {
     pub coherence: Plane<f32>,
     /// Per block, the ridge direction as the unit vector of its doubled angle, for interpolation.
     doubled: Plane<(f32, f32)>,
+    /// [`OrientationField::at_pixel`] at every whole pixel of the block grid. Enhancement asks for
+    /// every pixel; one pass over the rows, with each row's and column's place between block
+    /// centres worked out once, costs a fraction of as many separate calls.
+    pixels: Plane<f32>,
 }
 
 /// Gaussian weights for offsets `-r..=r` with the given sigma.
@@ -129,37 +133,112 @@ pub(crate) fn orientation_field(tensors: &BlockTensors, foreground: &Plane<bool>
         height: h,
         data: angle.data.iter().map(|a| ((2.0 * a).cos(), (2.0 * a).sin())).collect(),
     };
+    let pixels = ridge_direction_per_pixel(&doubled);
     OrientationField {
         angle,
         coherence,
         doubled,
+        pixels,
     }
+}
+
+/// Where a pixel coordinate lies between the two nearest block centres along one axis.
+#[derive(Clone, Copy)]
+struct BetweenBlocks {
+    first: usize,
+    second: usize,
+    /// Weight of `second`.
+    weight: f32,
+}
+
+impl BetweenBlocks {
+    #[inline]
+    fn at(pixel: f32, blocks: usize) -> Self {
+        let b = (pixel / BLOCK_SIZE_PX as f32 - 0.5).clamp(0.0, (blocks - 1) as f32);
+        let first = b as usize; // non-negative: truncation is the floor
+        BetweenBlocks {
+            first,
+            second: (first + 1).min(blocks - 1),
+            weight: b - first as f32,
+        }
+    }
+}
+
+/// The four block vectors around a point (top left, top right, bottom left, bottom right).
+type Corners = [(f32, f32); 4];
+
+fn corners(doubled: &Plane<(f32, f32)>, column: BetweenBlocks, row: BetweenBlocks) -> Corners {
+    [
+        doubled.at(column.first, row.first),
+        doubled.at(column.second, row.first),
+        doubled.at(column.first, row.second),
+        doubled.at(column.second, row.second),
+    ]
+}
+
+/// The ridge direction between block centres: the doubled-angle vectors blended bilinearly (`fx`,
+/// `fy` the weights of the right and bottom corners), then halved back into an angle in `[0, π)`.
+#[inline]
+fn blend(corners: Corners, fx: f32, fy: f32) -> f32 {
+    let weights = [(1.0 - fx) * (1.0 - fy), fx * (1.0 - fy), (1.0 - fx) * fy, fx * fy];
+    let mut vx = 0.0;
+    let mut vy = 0.0;
+    for (wgt, (c, s)) in weights.into_iter().zip(corners) {
+        vx += wgt * c;
+        vy += wgt * s;
+    }
+    let mut a = 0.5 * crate::angles::fast_atan2(vy, vx);
+    if a < 0.0 {
+        a += PI;
+    }
+    a
+}
+
+/// The interpolated ridge direction at every whole pixel of the block grid. Along a row, the
+/// pixels between the same two block centres share their four corners, so each such span is one
+/// short loop of the same arithmetic, which the compiler runs on several pixels at once.
+fn ridge_direction_per_pixel(doubled: &Plane<(f32, f32)>) -> Plane<f32> {
+    let (w, h) = (doubled.width * BLOCK_SIZE_PX, doubled.height * BLOCK_SIZE_PX);
+    let columns: Vec<BetweenBlocks> = (0..w).map(|x| BetweenBlocks::at(x as f32, doubled.width)).collect();
+    let column_weights: Vec<f32> = columns.iter().map(|c| c.weight).collect();
+    // Runs of columns between the same two block centres.
+    let mut spans: Vec<(usize, usize)> = Vec::new();
+    for x in 0..w {
+        match spans.last_mut() {
+            Some((start, end)) if columns[*start].first == columns[x].first => *end = x + 1,
+            _ => spans.push((x, x + 1)),
+        }
+    }
+    let mut out = Plane::filled(w, h, 0.0f32);
+    for (y, row_out) in out.data.chunks_exact_mut(w).enumerate() {
+        let row = BetweenBlocks::at(y as f32, doubled.height);
+        for &(start, end) in &spans {
+            let around = corners(doubled, columns[start], row);
+            for (a, &fx) in row_out[start..end].iter_mut().zip(&column_weights[start..end]) {
+                *a = blend(around, fx, row.weight);
+            }
+        }
+    }
+    out
 }
 
 impl OrientationField {
     /// Ridge direction at a pixel, interpolated between block centres as doubled-angle vectors.
+    #[inline]
     pub fn at_pixel(&self, x: f32, y: f32) -> f32 {
-        let bx = (x / BLOCK_SIZE_PX as f32 - 0.5).clamp(0.0, (self.angle.width - 1) as f32);
-        let by = (y / BLOCK_SIZE_PX as f32 - 0.5).clamp(0.0, (self.angle.height - 1) as f32);
-        let (x0, y0) = (bx as usize, by as usize); // non-negative: truncation is the floor
-        let (x1, y1) = ((x0 + 1).min(self.angle.width - 1), (y0 + 1).min(self.angle.height - 1));
-        let (fx, fy) = (bx - x0 as f32, by - y0 as f32);
-        let mut vx = 0.0;
-        let mut vy = 0.0;
-        for (xx, yy, wgt) in [
-            (x0, y0, (1.0 - fx) * (1.0 - fy)),
-            (x1, y0, fx * (1.0 - fy)),
-            (x0, y1, (1.0 - fx) * fy),
-            (x1, y1, fx * fy),
-        ] {
-            let (c, s) = self.doubled.at(xx, yy);
-            vx += wgt * c;
-            vy += wgt * s;
+        let (column, row) = (x as usize, y as usize);
+        if column as f32 == x && row as f32 == y && column < self.pixels.width && row < self.pixels.height {
+            return self.pixels.at(column, row);
         }
-        let mut a = 0.5 * crate::angles::fast_atan2(vy, vx);
-        if a < 0.0 {
-            a += PI;
-        }
-        a
+        self.between_pixels(x, y)
+    }
+
+    /// [`OrientationField::at_pixel`] computed on the spot, for points off the whole-pixel grid.
+    fn between_pixels(&self, x: f32, y: f32) -> f32 {
+        let (column, row) = (
+            BetweenBlocks::at(x, self.doubled.width),
+            BetweenBlocks::at(y, self.doubled.height),
+        );
+        blend(corners(&self.doubled, column, row), column.weight, row.weight)
     }
 }
