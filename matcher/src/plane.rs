@@ -50,6 +50,25 @@ impl<T: Copy> Plane<T> {
     }
 }
 
+impl Plane<bool> {
+    /// Row-major indices of the set values. Set values are scattered, so a branch on each would be
+    /// mispredicted often: every index is written to a row buffer and the count advances only on
+    /// set ones.
+    pub fn set_indices(&self) -> Vec<u32> {
+        let mut out = Vec::with_capacity(self.data.iter().filter(|&&set| set).count());
+        let mut row_set = vec![0u32; self.width];
+        for (y, row) in self.data.chunks_exact(self.width.max(1)).enumerate() {
+            let mut n = 0;
+            for (x, &set) in row.iter().enumerate() {
+                row_set[n] = (y * self.width + x) as u32;
+                n += set as usize;
+            }
+            out.extend_from_slice(&row_set[..n]);
+        }
+        out
+    }
+}
+
 impl Plane<f32> {
     /// Bilinear interpolation at a real position, clamped at the edges.
     pub fn sample(&self, x: f32, y: f32) -> f32 {

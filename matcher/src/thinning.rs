@@ -17,7 +17,9 @@ pub(crate) fn thin(ridges: &Plane<bool>) -> Plane<bool> {
         img[y * w + w - 1] = 0;
     }
     let table = [deletion_table(0), deletion_table(1)];
-    let mut candidates: Vec<u32> = (0..w * h).filter(|&i| img[i] == 1).map(|i| i as u32).collect();
+    // The ridge pixels, less the cleared frame.
+    let mut candidates = ridges.set_indices();
+    candidates.retain(|&i| img[i as usize] == 1);
     let mut to_delete = vec![0u32; candidates.len()];
     loop {
         let mut changed = false;
