@@ -58,9 +58,9 @@ pub fn extract_with_details(image: &FingerprintImage) -> Result<Extraction, Extr
     let periods = frequency::ridge_periods(&grey, &orientation, &foreground);
     let enhanced = enhancement::enhance(&grey, &orientation, &periods, &foreground);
     let ridges = binarisation::binarise(&enhanced, &foreground);
-    let skeleton = thinning::thin(&ridges);
+    let (skeleton, skeleton_pixels) = thinning::thin(&ridges);
 
-    let mut graph = SkeletonGraph::trace(&skeleton);
+    let mut graph = SkeletonGraph::trace(&skeleton, &skeleton_pixels);
     let to_internal = |v: f32| v / SKELETON_UPSAMPLING;
     graph.remove_false_structures(&|x, y| orientation.at_pixel(to_internal(x), to_internal(y)));
     let inside = |x: f32, y: f32| -> bool {

@@ -53,15 +53,15 @@ fn crossing_number(skeleton: &Plane<bool>, x: usize, y: usize) -> usize {
 }
 
 impl SkeletonGraph {
-    /// Traces the skeleton into a graph.
-    pub fn trace(skeleton: &Plane<bool>) -> Self {
+    /// Traces the skeleton into a graph; `line_pixels` are the indices of its set pixels in row
+    /// order.
+    pub fn trace(skeleton: &Plane<bool>, line_pixels: &[u32]) -> Self {
         let (w, h) = (skeleton.width, skeleton.height);
         // Node pixels: ends (one piece) and forks (three or more), forks merged when adjacent.
         let mut node_of = vec![NO_NODE; w * h];
         let mut graph = SkeletonGraph::default();
         let mut members: Vec<Vec<usize>> = Vec::new();
-        // The skeleton is sparse: visit its pixels only, in row order.
-        for start in skeleton.set_indices() {
+        for &start in line_pixels {
             let start = start as usize;
             if node_of[start] != NO_NODE {
                 continue;

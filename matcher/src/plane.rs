@@ -52,18 +52,22 @@ impl<T: Copy> Plane<T> {
 
 impl Plane<bool> {
     /// Row-major indices of the set values. Set values are scattered, so a branch on each would be
-    /// mispredicted often: every index is written to a row buffer and the count advances only on
-    /// set ones.
+    /// mispredicted often: every index of a short stretch is written to a buffer and the count
+    /// advances only on set ones. Stretches with nothing set (outside the finger) are skipped.
     pub fn set_indices(&self) -> Vec<u32> {
+        const STRETCH: usize = 32;
         let mut out = Vec::with_capacity(self.data.iter().filter(|&&set| set).count());
-        let mut row_set = vec![0u32; self.width];
-        for (y, row) in self.data.chunks_exact(self.width.max(1)).enumerate() {
+        let mut buffer = [0u32; STRETCH];
+        for (c, stretch) in self.data.chunks(STRETCH).enumerate() {
+            if !stretch.iter().fold(false, |any, &set| any | set) {
+                continue;
+            }
             let mut n = 0;
-            for (x, &set) in row.iter().enumerate() {
-                row_set[n] = (y * self.width + x) as u32;
+            for (k, &set) in stretch.iter().enumerate() {
+                buffer[n] = (c * STRETCH + k) as u32;
                 n += set as usize;
             }
-            out.extend_from_slice(&row_set[..n]);
+            out.extend_from_slice(&buffer[..n]);
         }
         out
     }

@@ -3,8 +3,9 @@
 
 use crate::plane::Plane;
 
-/// The skeleton of the ridge image: `true` on the one-pixel-wide centre lines.
-pub(crate) fn thin(ridges: &Plane<bool>) -> Plane<bool> {
+/// The skeleton of the ridge image, `true` on the one-pixel-wide centre lines, and the indices of
+/// those pixels in row order (which the tracer walks instead of scanning the whole grid again).
+pub(crate) fn thin(ridges: &Plane<bool>) -> (Plane<bool>, Vec<u32>) {
     let (w, h) = (ridges.width, ridges.height);
     let mut img: Vec<u8> = ridges.data.iter().map(|&b| b as u8).collect();
     // Clear the outer frame so every neighbourhood below is inside the image.
@@ -37,9 +38,6 @@ pub(crate) fn thin(ridges: &Plane<bool>) -> Plane<bool> {
             }
             changed |= deleted > 0;
         }
-        if !changed {
-            break;
-        }
         // Keep the pixels still set, again without a branch.
         let mut kept = 0;
         for k in 0..candidates.len() {
@@ -48,12 +46,16 @@ pub(crate) fn thin(ridges: &Plane<bool>) -> Plane<bool> {
             kept += img[i as usize] as usize;
         }
         candidates.truncate(kept);
+        if !changed {
+            break;
+        }
     }
-    Plane {
+    let skeleton = Plane {
         width: w,
         height: h,
         data: img.iter().map(|&v| v == 1).collect(),
-    }
+    };
+    (skeleton, candidates)
 }
 
 /// The 8 neighbours as bits, clockwise from north: N, NE, E, SE, S, SW, W, NW.
