@@ -41,34 +41,31 @@ fn remove_small_regions(plane: &mut Plane<bool>, value: bool) {
     let mut runs: Vec<Run> = Vec::new();
     let mut parent: Vec<u32> = Vec::new();
     let mut previous_row = 0..0;
+    let mut boundaries = Vec::new();
     for y in 0..h {
         let row = &plane.data[y * w..(y + 1) * w];
         let row_start = runs.len();
         let mut above = previous_row.start;
-        let mut x = 0;
-        while x < w {
-            if row[x] != value {
-                x += 1;
+        changes(row, &mut boundaries);
+        for segment in boundaries.windows(2) {
+            let (start, end) = (segment[0] as usize, segment[1] as usize);
+            if row[start] != value {
                 continue;
-            }
-            let start = x;
-            while x < w && row[x] == value {
-                x += 1;
             }
             let id = runs.len() as u32;
             runs.push(Run {
                 y: y as u32,
                 start: start as u32,
-                end: x as u32,
+                end: end as u32,
             });
             parent.push(id);
-            // Runs of the row above touch this one (8-connected) when they overlap `start - 1..=x`.
+            // Runs of the row above touch this one (8-connected) when they overlap `start - 1..=end`.
             // Those ending left of it touch no later run of this row either.
             while above < previous_row.end && (runs[above].end as usize) < start {
                 above += 1;
             }
             let mut k = above;
-            while k < previous_row.end && runs[k].start as usize <= x {
+            while k < previous_row.end && runs[k].start as usize <= end {
                 union(&mut parent, k as u32, id);
                 k += 1;
             }
@@ -89,6 +86,32 @@ fn remove_small_regions(plane: &mut Plane<bool>, value: bool) {
             plane.data[row + run.start as usize..row + run.end as usize].fill(!value);
         }
     }
+}
+
+/// Where a row changes value: 0, every `x` whose value differs from that at `x - 1`, and the
+/// row's length; so the row's runs lie between consecutive entries. Changes come every few pixels
+/// at random, so they are gathered without a branch per pixel, and stretches without one (the
+/// background, the inside of large regions) are passed over at once.
+fn changes(row: &[bool], out: &mut Vec<u32>) {
+    const STRETCH: usize = 32;
+    out.clear();
+    out.push(0);
+    let mut buffer = [0u32; STRETCH];
+    let mut x = 1;
+    while x < row.len() {
+        let end = (x + STRETCH).min(row.len());
+        let (here, before) = (&row[x..end], &row[x - 1..end - 1]);
+        if here.iter().zip(before).fold(false, |any, (a, b)| any | (a != b)) {
+            let mut n = 0;
+            for (k, (a, b)) in here.iter().zip(before).enumerate() {
+                buffer[n] = (x + k) as u32;
+                n += (a != b) as usize;
+            }
+            out.extend_from_slice(&buffer[..n]);
+        }
+        x = end;
+    }
+    out.push(row.len() as u32);
 }
 
 /// Pixels `start..end` of row `y`.
