@@ -15,13 +15,23 @@ pub(crate) fn binarise(enhanced: &Plane<f32>, foreground: &Plane<bool>) -> Plane
     let rows = Interpolation::along(h, enhanced.height, h as f32 / enhanced.height as f32);
     let block_px = BLOCK_SIZE_PX as f32 * SKELETON_UPSAMPLING;
     let block_of = |i: usize, blocks: usize| ((i as f32 / block_px) as usize).min(blocks - 1);
-    let column_blocks: Vec<usize> = (0..w).map(|x| block_of(x, foreground.width)).collect();
+    // Runs of columns in the same block, so that a row skips a background block at once.
+    let mut column_spans: Vec<(usize, std::ops::Range<usize>)> = Vec::new();
+    for x in 0..w {
+        let bx = block_of(x, foreground.width);
+        match column_spans.last_mut() {
+            Some((block, span)) if *block == bx => span.end = x + 1,
+            _ => column_spans.push((bx, x..x + 1)),
+        }
+    }
     let mut ridges = Plane::filled(w, h, false);
     for (y, row) in rows.iter().enumerate() {
         let by = block_of(y, foreground.height);
-        for (x, column) in columns.iter().enumerate() {
-            if foreground.at(column_blocks[x], by) {
-                *ridges.at_mut(x, y) = row.blend(column, enhanced) < 0.0;
+        for (bx, span) in &column_spans {
+            if foreground.at(*bx, by) {
+                for x in span.clone() {
+                    *ridges.at_mut(x, y) = row.blend(&columns[x], enhanced) < 0.0;
+                }
             }
         }
     }
