@@ -79,17 +79,23 @@ pub(crate) fn gaussian_kernel(sigma: f32) -> Vec<f32> {
 /// normalising by the weight that fell inside the mask.
 pub(crate) fn masked_smooth(values: &Plane<f32>, mask: &Plane<bool>, sigma_blocks: f32) -> Plane<f32> {
     let kernel = gaussian_kernel(sigma_blocks);
-    let r = (kernel.len() / 2) as isize;
+    let r = kernel.len() / 2;
     let (w, h) = (values.width, values.height);
+    // The taps `first..last` of the kernel centred at `i` that fall inside `0..n`; tap `k` reaches
+    // `i + k - r`. Taps outside were skipped one by one before; the sums are the same.
+    let inside = |i: usize, n: usize| (r.saturating_sub(i), kernel.len().min(n + r - i));
     let mut num = Plane::filled(w, h, 0.0f32);
     let mut den = Plane::filled(w, h, 0.0f32);
     for y in 0..h {
+        let row_values = &values.data[y * w..(y + 1) * w];
+        let row_mask = &mask.data[y * w..(y + 1) * w];
         for x in 0..w {
+            let (first, last) = inside(x, w);
             let (mut n, mut d) = (0.0, 0.0);
-            for (k, &g) in kernel.iter().enumerate() {
-                let xx = x as isize + k as isize - r;
-                if let Some(true) = mask.get(xx, y as isize) {
-                    n += g * values.at(xx as usize, y);
+            for (k, &g) in kernel.iter().enumerate().take(last).skip(first) {
+                let xx = x + k - r;
+                if row_mask[xx] {
+                    n += g * row_values[xx];
                     d += g;
                 }
             }
@@ -97,17 +103,22 @@ pub(crate) fn masked_smooth(values: &Plane<f32>, mask: &Plane<bool>, sigma_block
             *den.at_mut(x, y) = d;
         }
     }
+    // Down the columns, a whole row at a time: each sum still takes its taps in kernel order.
     let mut out = Plane::filled(w, h, 0.0f32);
+    let (mut n_row, mut d_row) = (vec![0.0f32; w], vec![0.0f32; w]);
     for y in 0..h {
-        for x in 0..w {
-            let (mut n, mut d) = (0.0, 0.0);
-            for (k, &g) in kernel.iter().enumerate() {
-                let yy = y as isize + k as isize - r;
-                if yy >= 0 && (yy as usize) < h {
-                    n += g * num.at(x, yy as usize);
-                    d += g * den.at(x, yy as usize);
-                }
+        n_row.fill(0.0);
+        d_row.fill(0.0);
+        let (first, last) = inside(y, h);
+        for (k, &g) in kernel.iter().enumerate().take(last).skip(first) {
+            let yy = y + k - r;
+            let (num_row, den_row) = (&num.data[yy * w..(yy + 1) * w], &den.data[yy * w..(yy + 1) * w]);
+            for x in 0..w {
+                n_row[x] += g * num_row[x];
+                d_row[x] += g * den_row[x];
             }
+        }
+        for (x, (&n, &d)) in n_row.iter().zip(&d_row).enumerate() {
             *out.at_mut(x, y) = if d > 1e-6 { n / d } else { 0.0 };
         }
     }
