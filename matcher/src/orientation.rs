@@ -30,7 +30,7 @@ pub(crate) fn block_tensors(image: &Plane<f32>) -> BlockTensors {
     let mut energy = Plane::filled(bw, bh, 0.0f32);
     // A row's tensor terms are worked out first, in a loop without dependencies that the compiler
     // vectorises, then added into their blocks pixel by pixel in the same order as always.
-    let mut terms = vec![(0.0f32, 0.0f32, 0.0f32); w];
+    let (mut c, mut s, mut e) = (vec![0.0f32; w], vec![0.0f32; w], vec![0.0f32; w]);
     for y in 1..h.saturating_sub(1) {
         let (up, row, down) = (
             &image.data[(y - 1) * w..y * w],
@@ -40,14 +40,21 @@ pub(crate) fn block_tensors(image: &Plane<f32>) -> BlockTensors {
         for x in 1..w.saturating_sub(1) {
             let gx = (up[x + 1] + 2.0 * row[x + 1] + down[x + 1]) - (up[x - 1] + 2.0 * row[x - 1] + down[x - 1]);
             let gy = (down[x - 1] + 2.0 * down[x] + down[x + 1]) - (up[x - 1] + 2.0 * up[x] + up[x + 1]);
-            terms[x] = (gx * gx - gy * gy, 2.0 * gx * gy, gx * gx + gy * gy);
+            c[x] = gx * gx - gy * gy;
+            s[x] = 2.0 * gx * gy;
+            e[x] = gx * gx + gy * gy;
         }
-        let by = y / BLOCK_SIZE_PX;
-        for (x, &(c, s, e)) in terms.iter().enumerate().take(w.saturating_sub(1)).skip(1) {
+        let blocks = (y / BLOCK_SIZE_PX) * bw..(y / BLOCK_SIZE_PX + 1) * bw;
+        let (cos2_row, sin2_row, energy_row) = (
+            &mut cos2.data[blocks.clone()],
+            &mut sin2.data[blocks.clone()],
+            &mut energy.data[blocks],
+        );
+        for x in 1..w.saturating_sub(1) {
             let bx = x / BLOCK_SIZE_PX;
-            *cos2.at_mut(bx, by) += c;
-            *sin2.at_mut(bx, by) += s;
-            *energy.at_mut(bx, by) += e;
+            cos2_row[bx] += c[x];
+            sin2_row[bx] += s[x];
+            energy_row[bx] += e[x];
         }
     }
     BlockTensors { cos2, sin2, energy }
