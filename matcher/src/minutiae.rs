@@ -36,6 +36,9 @@ pub(crate) struct SkeletonGraph {
     pub ridges: Vec<Ridge>,
 }
 
+/// `node_of` of a pixel that belongs to no node.
+const NO_NODE: u32 = u32::MAX;
+
 const NEIGHBOURS: [(isize, isize); 8] = [(0, -1), (1, 0), (0, 1), (-1, 0), (1, -1), (1, 1), (-1, 1), (-1, -1)];
 
 /// Crossing number: how many separate line pieces touch the pixel.
@@ -50,52 +53,52 @@ fn crossing_number(skeleton: &Plane<bool>, x: usize, y: usize) -> usize {
 }
 
 impl SkeletonGraph {
-    /// Traces the skeleton into a graph.
-    pub fn trace(skeleton: &Plane<bool>) -> Self {
+    /// Traces the skeleton into a graph; `line_pixels` are the indices of its set pixels in row
+    /// order.
+    pub fn trace(skeleton: &Plane<bool>, line_pixels: &[u32]) -> Self {
         let (w, h) = (skeleton.width, skeleton.height);
         // Node pixels: ends (one piece) and forks (three or more), forks merged when adjacent.
-        let mut node_of = vec![usize::MAX; w * h];
+        let mut node_of = vec![NO_NODE; w * h];
         let mut graph = SkeletonGraph::default();
         let mut members: Vec<Vec<usize>> = Vec::new();
-        for y in 0..h {
-            for x in 0..w {
-                if !skeleton.at(x, y) || node_of[y * w + x] != usize::MAX {
-                    continue;
-                }
-                let cn = crossing_number(skeleton, x, y);
-                if cn == 1 || cn >= 3 {
-                    let id = members.len();
-                    // Flood the adjacent fork pixels into the same node.
-                    let mut stack = vec![y * w + x];
-                    node_of[y * w + x] = id;
-                    let mut pixels = Vec::new();
-                    while let Some(i) = stack.pop() {
-                        pixels.push(i);
-                        if cn < 3 {
-                            continue;
-                        }
-                        let (px, py) = ((i % w) as isize, (i / w) as isize);
-                        for (dx, dy) in NEIGHBOURS {
-                            if let Some(true) = skeleton.get(px + dx, py + dy) {
-                                let j = (py + dy) as usize * w + (px + dx) as usize;
-                                if node_of[j] == usize::MAX && crossing_number(skeleton, j % w, j / w) >= 3 {
-                                    node_of[j] = id;
-                                    stack.push(j);
-                                }
+        for &start in line_pixels {
+            let start = start as usize;
+            if node_of[start] != NO_NODE {
+                continue;
+            }
+            let cn = crossing_number(skeleton, start % w, start / w);
+            if cn == 1 || cn >= 3 {
+                let id = members.len() as u32;
+                // Flood the adjacent fork pixels into the same node.
+                let mut stack = vec![start];
+                node_of[start] = id;
+                let mut pixels = Vec::new();
+                while let Some(i) = stack.pop() {
+                    pixels.push(i);
+                    if cn < 3 {
+                        continue;
+                    }
+                    let (px, py) = ((i % w) as isize, (i / w) as isize);
+                    for (dx, dy) in NEIGHBOURS {
+                        if let Some(true) = skeleton.get(px + dx, py + dy) {
+                            let j = (py + dy) as usize * w + (px + dx) as usize;
+                            if node_of[j] == NO_NODE && crossing_number(skeleton, j % w, j / w) >= 3 {
+                                node_of[j] = id;
+                                stack.push(j);
                             }
                         }
                     }
-                    let n = pixels.len() as f32;
-                    let cx = pixels.iter().map(|&i| (i % w) as f32).sum::<f32>() / n;
-                    let cy = pixels.iter().map(|&i| (i / w) as f32).sum::<f32>() / n;
-                    graph.nodes.push(Node {
-                        x: cx,
-                        y: cy,
-                        ridges: Vec::new(),
-                        alive: true,
-                    });
-                    members.push(pixels);
                 }
+                let n = pixels.len() as f32;
+                let cx = pixels.iter().map(|&i| (i % w) as f32).sum::<f32>() / n;
+                let cy = pixels.iter().map(|&i| (i / w) as f32).sum::<f32>() / n;
+                graph.nodes.push(Node {
+                    x: cx,
+                    y: cy,
+                    ridges: Vec::new(),
+                    alive: true,
+                });
+                members.push(pixels);
             }
         }
         // Trace every ridge leaving every node.
@@ -108,13 +111,13 @@ impl SkeletonGraph {
                         continue;
                     };
                     let first = (sy + dy) as usize * w + (sx + dx) as usize;
-                    if node_of[first] == id || visited[first] {
+                    if node_of[first] == id as u32 || visited[first] {
                         continue;
                     }
-                    if node_of[first] != usize::MAX {
+                    if node_of[first] != NO_NODE {
                         // Two nodes touching directly: a ridge of two pixels, recorded once.
-                        if node_of[first] > id {
-                            graph.add_ridge(id, node_of[first], vec![xy(start, w), xy(first, w)]);
+                        if node_of[first] as usize > id {
+                            graph.add_ridge(id, node_of[first] as usize, vec![xy(start, w), xy(first, w)]);
                         }
                         continue;
                     }
@@ -216,7 +219,7 @@ fn xy(i: usize, w: usize) -> (u16, u16) {
 /// and the path, or `None` if the line ends without one.
 fn follow(
     skeleton: &Plane<bool>,
-    node_of: &[usize],
+    node_of: &[u32],
     visited: &mut [bool],
     start: usize,
     first: usize,
@@ -238,9 +241,9 @@ fn follow(
             if j == prev {
                 continue;
             }
-            if node_of[j] != usize::MAX {
+            if node_of[j] != NO_NODE {
                 // Do not turn straight back into the node we left.
-                if node_of[j] != start_node || path.len() > 3 {
+                if node_of[j] as usize != start_node || path.len() > 3 {
                     next_node.get_or_insert(j);
                 }
             } else if !visited[j] {
@@ -249,7 +252,7 @@ fn follow(
         }
         if let Some(j) = next_node {
             path.push(xy(j, w));
-            return Some((node_of[j], path));
+            return Some((node_of[j] as usize, path));
         }
         let j = next_line?;
         visited[j] = true;

@@ -50,14 +50,38 @@ impl<T: Copy> Plane<T> {
     }
 }
 
+impl Plane<bool> {
+    /// Row-major indices of the set values. Set values are scattered, so a branch on each would be
+    /// mispredicted often: every index of a short stretch is written to a buffer and the count
+    /// advances only on set ones. Stretches with nothing set (outside the finger) are skipped.
+    pub fn set_indices(&self) -> Vec<u32> {
+        const STRETCH: usize = 32;
+        let mut out = Vec::with_capacity(self.data.iter().filter(|&&set| set).count());
+        let mut buffer = [0u32; STRETCH];
+        for (c, stretch) in self.data.chunks(STRETCH).enumerate() {
+            if !stretch.iter().fold(false, |any, &set| any | set) {
+                continue;
+            }
+            let mut n = 0;
+            for (k, &set) in stretch.iter().enumerate() {
+                buffer[n] = (c * STRETCH + k) as u32;
+                n += set as usize;
+            }
+            out.extend_from_slice(&buffer[..n]);
+        }
+        out
+    }
+}
+
 impl Plane<f32> {
     /// Bilinear interpolation at a real position, clamped at the edges.
     pub fn sample(&self, x: f32, y: f32) -> f32 {
         let x = x.clamp(0.0, (self.width - 1) as f32);
         let y = y.clamp(0.0, (self.height - 1) as f32);
-        // Both are now non-negative, so truncation is the floor (and much cheaper than `floor`).
-        let x0 = x as usize;
-        let y0 = y as usize;
+        // Both are now non-negative, so truncation is the floor (and much cheaper than `floor`);
+        // through `u32`, which holds any side, it is cheaper still than straight to `usize`.
+        let x0 = x as u32 as usize;
+        let y0 = y as u32 as usize;
         let x1 = (x0 + 1).min(self.width - 1);
         let y1 = (y0 + 1).min(self.height - 1);
         let fx = x - x0 as f32;
