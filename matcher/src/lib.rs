@@ -3,7 +3,9 @@
 //! It turns a grey image into a [`Template`] (a list of minutiae with a quality) and compares two
 //! templates into a score. Extraction is a pipeline of named stages, one module each, whose tuning
 //! parameters all live in [`params`]; comparison pairs minutiae, consolidates the pairing and scores
-//! it. The crate is pure: no I/O, no async, no global state, no `unsafe`.
+//! it. The crate is pure: no I/O, no async, no `unsafe`, and no global state that changes a
+//! result (the one process-wide effect is a hint to the memory allocator before the first
+//! extraction, which only saves time; see `extraction.rs`).
 //!
 //! Conventions used throughout: pixel coordinates have their origin at the top-left corner, `x` to
 //! the right and `y` downwards; a template's coordinates are at the engine's internal resolution
