@@ -346,6 +346,10 @@ const _: () = assert!(ANGLE_BINS.is_power_of_two(), "angle bins must wrap around
 
 /// Number of length bins: the last one also holds everything longer.
 const LENGTH_BINS: usize = (MAX_EDGE_LENGTH_PX / EDGE_INDEX_LENGTH_BIN_PX) as usize + 2;
+const _: () = assert!(
+    ANGLE_BINS * ANGLE_BINS * LENGTH_BINS <= u16::MAX as usize,
+    "a bin number must fit the u16 it is filed with"
+);
 
 fn length_bin(length: f32) -> usize {
     ((length.max(0.0) / EDGE_INDEX_LENGTH_BIN_PX) as usize).min(LENGTH_BINS - 1)
@@ -400,7 +404,8 @@ impl EdgeIndex {
         for b in 0..bins {
             starts[b + 1] += starts[b];
         }
-        let mut offsets = starts.clone();
+        // `offsets` keeps where each bin starts; `starts` then moves on as its bin is filled.
+        let offsets = starts.clone();
         let placeholder = IndexedEdge {
             length: 0.0,
             from_angle: 0,
@@ -414,7 +419,6 @@ impl EdgeIndex {
             entries[*place as usize] = entry;
             *place += 1;
         }
-        offsets.truncate(bins + 1);
         Self { offsets, entries }
     }
 
