@@ -4,11 +4,12 @@
 
 use crate::angles::angle_gap;
 use crate::consolidation::{grow, Pairing, Scratch};
+use crate::flow::RidgeFlow;
 use crate::pairing::{root_pairs, EdgeIndex, EdgeTable};
 use crate::params::{
     EARLY_MIN_EVIDENCE, EARLY_ROOTS, JOIN_MIN_PAIRS, JOIN_POSITION_TOLERANCE_PX, JOIN_ROTATION_TOLERANCE_RAD,
 };
-use crate::scoring::{evidence, score, Placement};
+use crate::scoring::{evidence, score, Flows, Placement};
 use crate::Template;
 
 /// A template prepared once for comparison against many candidates.
@@ -16,6 +17,7 @@ use crate::Template;
 pub struct Probe {
     table: EdgeTable,
     index: EdgeIndex,
+    flow: Option<RidgeFlow>,
 }
 
 impl Probe {
@@ -24,7 +26,11 @@ impl Probe {
         let mut table = EdgeTable::new(template);
         table.complete_all();
         let index = EdgeIndex::new(&table);
-        Self { table, index }
+        Self {
+            table,
+            index,
+            flow: template.flow.clone(),
+        }
     }
 
     /// Similarity of the probe and a candidate: 0 for no resemblance, higher for more. See the
@@ -32,12 +38,22 @@ impl Probe {
     pub fn score(&self, candidate: &Template) -> f32 {
         // Growing works out edges where it needs them, so it takes both tables to change; the
         // probe's are all worked out already, and a copy keeps a prepared probe shareable.
-        score_tables(&mut self.table.clone(), &self.index, &mut EdgeTable::new(candidate))
+        let flows = Flows {
+            probe: self.flow.as_ref(),
+            candidate: candidate.flow.as_ref(),
+        };
+        score_tables(
+            &mut self.table.clone(),
+            &self.index,
+            &mut EdgeTable::new(candidate),
+            flows,
+        )
     }
 }
 
-/// Similarity of the templates laid out as `probe` (indexed by `index`) and `candidate`.
-fn score_tables(probe: &mut EdgeTable, index: &EdgeIndex, candidate: &mut EdgeTable) -> f32 {
+/// Similarity of the templates laid out as `probe` (indexed by `index`) and `candidate`, whose
+/// ridge flows are `flows`.
+fn score_tables(probe: &mut EdgeTable, index: &EdgeIndex, candidate: &mut EdgeTable, flows: Flows) -> f32 {
     let mut scratch = Scratch::default();
     let mut support = Vec::new();
     let roots = root_pairs(index, probe.points.len(), candidate, &mut support);
@@ -68,7 +84,7 @@ fn score_tables(probe: &mut EdgeTable, index: &EdgeIndex, candidate: &mut EdgeTa
         return 0.0;
     };
     join_consistent(&mut best, rest, probe, candidate);
-    score(&best, probe, candidate)
+    score(&best, probe, candidate, flows)
 }
 
 /// Adds to `best`, strongest first, every other pairing that shares no minutia with it and lies
@@ -110,7 +126,11 @@ fn join_consistent(
 pub fn compare(a: &Template, b: &Template) -> f32 {
     let mut probe = EdgeTable::new(a);
     let index = EdgeIndex::new(&probe);
-    score_tables(&mut probe, &index, &mut EdgeTable::new(b))
+    let flows = Flows {
+        probe: a.flow.as_ref(),
+        candidate: b.flow.as_ref(),
+    };
+    score_tables(&mut probe, &index, &mut EdgeTable::new(b), flows)
 }
 
 #[cfg(test)]
@@ -156,6 +176,7 @@ mod tests {
             height: 420,
             quality: 80,
             minutiae,
+            flow: None,
         }
     }
 
@@ -208,6 +229,7 @@ mod tests {
             height: 100,
             quality: 0,
             minutiae: vec![],
+            flow: None,
         };
         let full = grid(0.0, (0.0, 0.0));
         assert_eq!(compare(&empty, &full), 0.0);
@@ -236,6 +258,7 @@ mod tests {
                     quality: 100,
                 })
                 .collect(),
+            flow: None,
         };
         let genuine = compare(&original, &grid(0.3, (5.0, 5.0)));
         let stuffed_score = compare(&original, &stuffed).max(compare(&stuffed, &original));

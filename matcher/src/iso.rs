@@ -414,6 +414,7 @@ pub fn from_iso(bytes: &[u8]) -> Result<Template, IsoError> {
         height: u16::try_from(y_scale.side_px).unwrap_or(u16::MAX),
         quality,
         minutiae,
+        flow: None,
     })
 }
 
@@ -571,6 +572,7 @@ mod tests {
             height,
             quality: rng.below(101) as u8,
             minutiae,
+            flow: None,
         }
     }
 
@@ -691,6 +693,7 @@ mod tests {
                     quality: 0,
                 },
             ],
+            flow: None,
         }
     }
 
@@ -743,6 +746,7 @@ mod tests {
                     quality: 50,
                 },
             ],
+            flow: None,
         };
         let bytes = to_iso(&t);
         let angle_at = |i: usize| bytes[RECORD_HEADER_LEN + VIEW_HEADER_LEN + i * MINUTIA_LEN + 4];

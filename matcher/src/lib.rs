@@ -38,6 +38,7 @@ pub mod iso;
 pub mod params;
 pub mod template;
 
+pub use flow::{FlowCell, RidgeFlow};
 pub use image::{FingerprintImage, ImageError};
 pub use iso::IsoError;
 pub use template::{Minutia, MinutiaKind, Template, TemplateError};
@@ -49,6 +50,7 @@ mod consolidation;
 mod enhancement;
 mod extraction;
 mod filtering;
+mod flow;
 mod frequency;
 mod minutiae;
 mod orientation;
