@@ -165,24 +165,22 @@ pub(crate) fn agreement(
     // Rounded half away from zero, so that the opposite rotation gives exactly the opposite turn.
     let turn = (rotation / std::f32::consts::PI * ORIENTATION_UNITS as f32).round() as i64 as u8;
     let cell = FLOW_CELL_PX as f32;
-    let (onto_columns, onto_rows) = (usize::from(onto.columns), usize::from(onto.rows));
+    let (onto_columns, onto_rows) = (u32::from(onto.columns), u32::from(onto.rows));
     let mut result = Agreement::default();
+    // Positions are worked out in cells of `onto`: one step along a row of `from` moves by
+    // (cos, sin) there.
     for (row, cells) in from.cells.chunks_exact(usize::from(from.columns).max(1)).enumerate() {
-        let dy = (row as f32 + 0.5) * cell - from_centre.1;
-        for (column, here) in cells.iter().enumerate() {
-            if here.coherence == 0 {
+        let (dx, dy) = (0.5 * cell - from_centre.0, (row as f32 + 0.5) * cell - from_centre.1);
+        let mut x = (cos * dx - sin * dy + onto_centre.0) / cell;
+        let mut y = (sin * dx + cos * dy + onto_centre.1) / cell;
+        for here in cells {
+            // Whole cells, with everything left of or above the map (negative) out of range too.
+            let (c, r) = (((x + 1.0) as i32 - 1) as u32, ((y + 1.0) as i32 - 1) as u32);
+            (x, y) = (x + cos, y + sin);
+            if here.coherence == 0 || c >= onto_columns || r >= onto_rows {
                 continue;
             }
-            let dx = (column as f32 + 0.5) * cell - from_centre.0;
-            let (x, y) = (cos * dx - sin * dy + onto_centre.0, sin * dx + cos * dy + onto_centre.1);
-            if x < 0.0 || y < 0.0 {
-                continue;
-            }
-            let (c, r) = ((x / cell) as usize, (y / cell) as usize);
-            if c >= onto_columns || r >= onto_rows {
-                continue;
-            }
-            let there = onto.cells[r * onto_columns + c];
+            let there = onto.cells[(r * onto_columns + c) as usize];
             if there.coherence == 0 {
                 continue;
             }

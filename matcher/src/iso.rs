@@ -3,7 +3,9 @@
 //! [`to_iso`] writes a [`Template`] as a standard record that other systems can read, and
 //! [`from_iso`] reads one written elsewhere, bringing it to the engine's conventions. The record
 //! loses precision: angles are kept to 1.40625° (360/256), and a record at another resolution is
-//! resampled to ours.
+//! resampled to ours. It also has no place for the template's ridge flow map, so a template read
+//! from a record has none and compares by its minutiae alone (lower genuine scores than with the
+//! flow, so at the crate's thresholds it matches less often, never more).
 //!
 //! # Record layout
 //!

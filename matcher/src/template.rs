@@ -620,15 +620,150 @@ mod tests {
         let bytes = sample().to_bytes();
         #[rustfmt::skip]
         let expected: Vec<u8> = vec![
-            b'S', b'H', b'M', b'T', 1,
+            b'S', b'H', b'M', b'T', 2,
             0x2C, 0x01, 0x90, 0x01, // 300 x 400
             77,
             2, 0,
             1, 0, 2, 0, 0x00, 0x00, 0, 50,
             0x2B, 0x01, 0x8F, 0x01, 0x00, 0x80, 1, 100, // π is half a turn: 32768 units
+            0, // no ridge flow
         ];
         assert_eq!(bytes, expected);
-        assert_eq!(bytes.len(), HEADER_LEN + 2 * MINUTIA_LEN);
+        assert_eq!(bytes.len(), HEADER_LEN + 2 * MINUTIA_LEN + 1);
+
+        // With a ridge flow: 300 x 400 px is 19 x 25 cells of 16 px, two bytes each.
+        let mut t = sample();
+        t.flow = Some(flow_for(300, 400, 5));
+        let bytes = t.to_bytes();
+        let flow_start = HEADER_LEN + 2 * MINUTIA_LEN;
+        assert_eq!(bytes[..flow_start], expected[..flow_start]);
+        assert_eq!(bytes[flow_start], 1, "ridge flow present");
+        assert_eq!(bytes.len(), flow_start + 1 + 19 * 25 * 2);
+        let cells = t.flow.as_ref().unwrap().cells();
+        assert_eq!(
+            bytes[flow_start + 1..flow_start + 3],
+            [cells[0].orientation, cells[0].coherence]
+        );
+        assert_eq!(Template::from_bytes(&bytes).unwrap(), t);
+    }
+
+    /// A ridge flow map for a `width` x `height` px image, every `hole`-th cell not finger.
+    fn flow_for(width: u16, height: u16, hole: usize) -> RidgeFlow {
+        let (columns, rows) = (cells_for(width), cells_for(height));
+        let cells = (0..usize::from(columns) * usize::from(rows))
+            .map(|k| {
+                if k % hole == 0 {
+                    FlowCell::default()
+                } else {
+                    FlowCell {
+                        orientation: (k * 37 % 256) as u8,
+                        coherence: (1 + k * 11 % 255) as u8,
+                    }
+                }
+            })
+            .collect();
+        RidgeFlow::new(columns, rows, cells).unwrap()
+    }
+
+    #[test]
+    fn ridge_flows_round_trip_exactly() {
+        let mut rng = Rng(5);
+        for _ in 0..50 {
+            let mut t = random_template(&mut rng);
+            t.flow = Some(flow_for(t.width, t.height, 1 + rng.below(7) as usize));
+            t.validate().unwrap();
+            let bytes = t.to_bytes();
+            let back = Template::from_bytes(&bytes).unwrap();
+            assert_eq!(back.flow, t.flow);
+            assert_eq!(back.to_bytes(), bytes, "canonical");
+        }
+    }
+
+    #[test]
+    fn version_1_records_still_decode_without_a_flow() {
+        let mut bytes = sample().to_bytes();
+        bytes.pop(); // the flow flag, which version 1 does not have
+        bytes[4] = 1;
+        let back = Template::from_bytes(&bytes).unwrap();
+        assert_close(&sample(), &back);
+        assert_eq!(back.flow, None);
+        // Re-encoded, it is a version 2 record.
+        assert_eq!(back.to_bytes(), sample().to_bytes());
+        // A version 1 record has nothing after its minutiae.
+        bytes.push(0);
+        assert!(matches!(
+            Template::from_bytes(&bytes),
+            Err(TemplateError::TrailingBytes { .. })
+        ));
+    }
+
+    #[test]
+    fn hostile_ridge_flows_are_refused() {
+        let mut t = sample();
+        t.flow = Some(flow_for(300, 400, 3));
+        let bytes = t.to_bytes();
+        let flag = HEADER_LEN + 2 * MINUTIA_LEN;
+        // An unknown flag.
+        let mut bad = bytes.clone();
+        bad[flag] = 2;
+        assert_eq!(Template::from_bytes(&bad), Err(TemplateError::BadFlowFlag { byte: 2 }));
+        // Cut anywhere in the map.
+        for len in [flag, flag + 1, flag + 2, bytes.len() - 1] {
+            assert!(
+                matches!(
+                    Template::from_bytes(&bytes[..len]),
+                    Err(TemplateError::Truncated { .. })
+                ),
+                "cut at {len}"
+            );
+        }
+        // Flag says none, but a map follows; flag says present, and nothing follows.
+        let mut bad = bytes.clone();
+        bad[flag] = 0;
+        assert!(matches!(
+            Template::from_bytes(&bad),
+            Err(TemplateError::TrailingBytes { .. })
+        ));
+        let mut bad = sample().to_bytes();
+        bad[flag] = 1;
+        assert_eq!(
+            Template::from_bytes(&bad),
+            Err(TemplateError::Truncated {
+                needed: flag + 1 + 19 * 25 * 2,
+                actual: flag + 1
+            })
+        );
+        // A cell off the finger with an orientation: not canonical.
+        let mut bad = bytes.clone();
+        bad[flag + 1] = 9; // cell 0 is not finger (coherence 0)
+        assert_eq!(
+            Template::from_bytes(&bad),
+            Err(TemplateError::BadFlowCell {
+                index: 0,
+                orientation: 9
+            })
+        );
+    }
+
+    #[test]
+    fn validate_refuses_a_flow_that_does_not_cover_the_image() {
+        let mut t = sample();
+        t.flow = Some(flow_for(320, 400, 3));
+        assert_eq!(
+            t.validate(),
+            Err(TemplateError::FlowSizeMismatch {
+                columns: 20,
+                rows: 25,
+                width: 300,
+                height: 400
+            })
+        );
+        assert_eq!(
+            t.validate().unwrap_err().to_string(),
+            "ridge flow map is 20x25 cells, but a 300x400 px image needs 19x25"
+        );
+        // Encoded anyway, it does not decode back into the same template.
+        assert_ne!(Template::from_bytes(&t.to_bytes()).ok(), Some(t));
     }
 
     #[test]
@@ -747,7 +882,7 @@ mod tests {
             Template::from_bytes(&bytes),
             Err(TemplateError::BadMagic { found: *b"XHMT" })
         );
-        for version in [0, 2, 255] {
+        for version in [0, 3, 255] {
             let mut bytes = sample().to_bytes();
             bytes[4] = version;
             assert_eq!(
@@ -791,8 +926,9 @@ mod tests {
         assert_eq!(
             Template::from_bytes(&header_with_count(255, 8)),
             Err(TemplateError::Truncated {
-                needed: HEADER_LEN + 255 * MINUTIA_LEN,
-                actual: HEADER_LEN + 8
+                // Up to the ridge flow flag after the minutiae.
+                needed: HEADER_LEN + 255 * MINUTIA_LEN + 1,
+                actual: HEADER_LEN + 1 + 8
             })
         );
     }
@@ -812,8 +948,8 @@ mod tests {
         assert_eq!(
             Template::from_bytes(&header_with_count(0, 1)),
             Err(TemplateError::TrailingBytes {
-                expected: HEADER_LEN,
-                actual: HEADER_LEN + 1
+                expected: HEADER_LEN + 1,
+                actual: HEADER_LEN + 2
             })
         );
     }
@@ -930,7 +1066,7 @@ mod tests {
         let e = TemplateError::UnsupportedVersion { version: 9 };
         assert_eq!(
             e.to_string(),
-            "unsupported template format version 9 (this build reads version 1)"
+            "unsupported template format version 9 (this build reads versions 1 and 2)"
         );
     }
 }
