@@ -310,6 +310,16 @@ mod tests {
             stuffed_score < 7.97,
             "stuffed template scored {stuffed_score} (genuine {genuine})"
         );
+        // Nor when it also carries its victim's own ridge flow: the flow bonus only adds to what
+        // the minutiae found, laid where their pairing puts them.
+        let (mut victim, mut forged) = (original.clone(), stuffed.clone());
+        victim.flow = Some(straight_flow(0.3));
+        forged.flow = victim.flow.clone();
+        let forged_score = compare(&victim, &forged).max(compare(&forged, &victim));
+        assert!(
+            forged_score < 7.97,
+            "stuffed template with the victim's flow scored {forged_score}"
+        );
     }
 
     /// The pairs of `grid` minutiae `range`, each paired with the same-numbered one of the other
