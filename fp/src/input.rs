@@ -130,6 +130,7 @@ mod tests {
                     quality: 90,
                 },
             ],
+            flow: None,
         }
     }
 

@@ -255,6 +255,7 @@ mod tests {
                     quality: 80,
                 },
             ],
+            flow: None,
         };
         let extraction = Extraction {
             template,

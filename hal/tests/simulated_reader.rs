@@ -284,16 +284,16 @@ fn fingers_of_one_pattern_class_do_not_match_each_other() {
             }
         }
     }
-    // 9.6 is the server's match threshold, where real FVC impostors match 0.006% of the time.
+    // 9.8 is the server's match threshold, where real FVC impostors match 0.006% of the time.
     // Synthetic fingers of one class are still far more alike than real ones (this share was
     // 2.8% before each finger's orientation field got its own bends and ridges were inserted at
     // random, and about 1.3% before those bends were doubled and the ridge period varied more
     // over the finger; after, 0.7 to 1%, a dozen pairs, so it moves with any change to the
     // impressions), so the bound only keeps them from sliding back.
-    let matching = same_class.iter().filter(|&&s| s >= 9.6).count();
+    let matching = same_class.iter().filter(|&&s| s >= 9.8).count();
     assert!(
         matching * 1000 <= same_class.len() * 15,
-        "{matching} of {} pairs of different fingers of one class score 9.6 or more",
+        "{matching} of {} pairs of different fingers of one class score 9.8 or more",
         same_class.len()
     );
     // The bulk of them is steadier: their median score was 3.7 before the bends were doubled,

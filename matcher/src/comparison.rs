@@ -4,11 +4,12 @@
 
 use crate::angles::angle_gap;
 use crate::consolidation::{grow, Pairing, Scratch};
+use crate::flow::RidgeFlow;
 use crate::pairing::{root_pairs, EdgeIndex, EdgeTable};
 use crate::params::{
     EARLY_MIN_EVIDENCE, EARLY_ROOTS, JOIN_MIN_PAIRS, JOIN_POSITION_TOLERANCE_PX, JOIN_ROTATION_TOLERANCE_RAD,
 };
-use crate::scoring::{evidence, score, Placement};
+use crate::scoring::{evidence, score, Flows, Placement};
 use crate::Template;
 
 /// A template prepared once for comparison against many candidates.
@@ -16,6 +17,7 @@ use crate::Template;
 pub struct Probe {
     table: EdgeTable,
     index: EdgeIndex,
+    flow: Option<RidgeFlow>,
 }
 
 impl Probe {
@@ -24,7 +26,11 @@ impl Probe {
         let mut table = EdgeTable::new(template);
         table.complete_all();
         let index = EdgeIndex::new(&table);
-        Self { table, index }
+        Self {
+            table,
+            index,
+            flow: template.flow.clone(),
+        }
     }
 
     /// Similarity of the probe and a candidate: 0 for no resemblance, higher for more. See the
@@ -32,12 +38,22 @@ impl Probe {
     pub fn score(&self, candidate: &Template) -> f32 {
         // Growing works out edges where it needs them, so it takes both tables to change; the
         // probe's are all worked out already, and a copy keeps a prepared probe shareable.
-        score_tables(&mut self.table.clone(), &self.index, &mut EdgeTable::new(candidate))
+        let flows = Flows {
+            probe: self.flow.as_ref(),
+            candidate: candidate.flow.as_ref(),
+        };
+        score_tables(
+            &mut self.table.clone(),
+            &self.index,
+            &mut EdgeTable::new(candidate),
+            flows,
+        )
     }
 }
 
-/// Similarity of the templates laid out as `probe` (indexed by `index`) and `candidate`.
-fn score_tables(probe: &mut EdgeTable, index: &EdgeIndex, candidate: &mut EdgeTable) -> f32 {
+/// Similarity of the templates laid out as `probe` (indexed by `index`) and `candidate`, whose
+/// ridge flows are `flows`.
+fn score_tables(probe: &mut EdgeTable, index: &EdgeIndex, candidate: &mut EdgeTable, flows: Flows) -> f32 {
     let mut scratch = Scratch::default();
     let mut support = Vec::new();
     let roots = root_pairs(index, probe.points.len(), candidate, &mut support);
@@ -68,7 +84,7 @@ fn score_tables(probe: &mut EdgeTable, index: &EdgeIndex, candidate: &mut EdgeTa
         return 0.0;
     };
     join_consistent(&mut best, rest, probe, candidate);
-    score(&best, probe, candidate)
+    score(&best, probe, candidate, flows)
 }
 
 /// Adds to `best`, strongest first, every other pairing that shares no minutia with it and lies
@@ -110,7 +126,11 @@ fn join_consistent(
 pub fn compare(a: &Template, b: &Template) -> f32 {
     let mut probe = EdgeTable::new(a);
     let index = EdgeIndex::new(&probe);
-    score_tables(&mut probe, &index, &mut EdgeTable::new(b))
+    let flows = Flows {
+        probe: a.flow.as_ref(),
+        candidate: b.flow.as_ref(),
+    };
+    score_tables(&mut probe, &index, &mut EdgeTable::new(b), flows)
 }
 
 #[cfg(test)]
@@ -156,6 +176,7 @@ mod tests {
             height: 420,
             quality: 80,
             minutiae,
+            flow: None,
         }
     }
 
@@ -201,6 +222,49 @@ mod tests {
         assert_eq!(forward, backward, "enrolment and verification must agree on a pair");
     }
 
+    /// A ridge flow map for `grid` templates (420 x 420 px): straight ridges at `orientation`
+    /// radians everywhere.
+    fn straight_flow(orientation: f32) -> RidgeFlow {
+        let units = ((orientation / std::f32::consts::PI * 256.0).round() as i64).rem_euclid(256) as u8;
+        let side = crate::flow::cells_for(420);
+        let cell = crate::FlowCell {
+            orientation: units,
+            coherence: 200,
+        };
+        RidgeFlow::new(side, side, vec![cell; usize::from(side) * usize::from(side)]).unwrap()
+    }
+
+    #[test]
+    fn agreeing_ridge_flow_raises_the_score_and_crossing_flow_does_not() {
+        let (mut original, mut moved) = (grid(0.0, (0.0, 0.0)), grid(0.5, (15.0, -10.0)));
+        let minutiae_only = compare(&original, &moved);
+        original.flow = Some(straight_flow(0.3));
+        // The same ridges, turned with the print.
+        moved.flow = Some(straight_flow(0.8));
+        let with_flow = compare(&original, &moved);
+        assert!(
+            with_flow > minutiae_only + 0.9 * crate::params::FLOW_BONUS_MAX,
+            "{minutiae_only} -> {with_flow}"
+        );
+        assert_eq!(compare(&moved, &original), with_flow, "still symmetric");
+        assert_eq!(Probe::new(&original).score(&moved), with_flow);
+        // Ridges crossing where they should run alike earn nothing.
+        moved.flow = Some(straight_flow(0.8 + std::f32::consts::FRAC_PI_2));
+        assert_eq!(compare(&original, &moved), minutiae_only);
+        // Nor does a print without a flow map.
+        moved.flow = None;
+        assert_eq!(compare(&original, &moved), minutiae_only);
+        // And the flow alone makes no match: an unrelated print gets no bonus without a pairing.
+        let empty = Template {
+            width: 420,
+            height: 420,
+            quality: 50,
+            minutiae: vec![],
+            flow: Some(straight_flow(0.3)),
+        };
+        assert_eq!(compare(&original, &empty), 0.0);
+    }
+
     #[test]
     fn empty_and_tiny_templates_score_zero() {
         let empty = Template {
@@ -208,6 +272,7 @@ mod tests {
             height: 100,
             quality: 0,
             minutiae: vec![],
+            flow: None,
         };
         let full = grid(0.0, (0.0, 0.0));
         assert_eq!(compare(&empty, &full), 0.0);
@@ -236,13 +301,24 @@ mod tests {
                     quality: 100,
                 })
                 .collect(),
+            flow: None,
         };
         let genuine = compare(&original, &grid(0.3, (5.0, 5.0)));
         let stuffed_score = compare(&original, &stuffed).max(compare(&stuffed, &original));
-        // 6.57 is the threshold for an FMR of 0.1% on the FVC databases (crate docs).
+        // 7.97 is the threshold for an FMR of 0.1% on the FVC databases (crate docs).
         assert!(
-            stuffed_score < 6.57,
+            stuffed_score < 7.97,
             "stuffed template scored {stuffed_score} (genuine {genuine})"
+        );
+        // Nor when it also carries its victim's own ridge flow: the flow bonus only adds to what
+        // the minutiae found, laid where their pairing puts them.
+        let (mut victim, mut forged) = (original.clone(), stuffed.clone());
+        victim.flow = Some(straight_flow(0.3));
+        forged.flow = victim.flow.clone();
+        let forged_score = compare(&victim, &forged).max(compare(&forged, &victim));
+        assert!(
+            forged_score < 7.97,
+            "stuffed template with the victim's flow scored {forged_score}"
         );
     }
 

@@ -2,6 +2,7 @@
 //! quality of each minutia and of the whole impression.
 
 use crate::filtering::drop_border_and_clusters;
+use crate::flow::RidgeFlow;
 use crate::minutiae::{angle_gap, normalise, SkeletonGraph};
 use crate::orientation::{block_tensors, orientation_field, OrientationField};
 use crate::params::{
@@ -98,6 +99,12 @@ pub fn extract_with_details(image: &FingerprintImage) -> Result<Extraction, Extr
         height: grey.height as u16,
         quality: image_quality(&orientation, &foreground),
         minutiae,
+        flow: Some(RidgeFlow::from_field(
+            &orientation,
+            &foreground,
+            grey.width as u16,
+            grey.height as u16,
+        )),
     };
     Ok(Extraction {
         template,

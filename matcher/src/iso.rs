@@ -3,7 +3,9 @@
 //! [`to_iso`] writes a [`Template`] as a standard record that other systems can read, and
 //! [`from_iso`] reads one written elsewhere, bringing it to the engine's conventions. The record
 //! loses precision: angles are kept to 1.40625° (360/256), and a record at another resolution is
-//! resampled to ours.
+//! resampled to ours. It also has no place for the template's ridge flow map, so a template read
+//! from a record has none and compares by its minutiae alone (lower genuine scores than with the
+//! flow, so at the crate's thresholds it matches less often, never more).
 //!
 //! # Record layout
 //!
@@ -414,6 +416,7 @@ pub fn from_iso(bytes: &[u8]) -> Result<Template, IsoError> {
         height: u16::try_from(y_scale.side_px).unwrap_or(u16::MAX),
         quality,
         minutiae,
+        flow: None,
     })
 }
 
@@ -571,6 +574,7 @@ mod tests {
             height,
             quality: rng.below(101) as u8,
             minutiae,
+            flow: None,
         }
     }
 
@@ -691,6 +695,7 @@ mod tests {
                     quality: 0,
                 },
             ],
+            flow: None,
         }
     }
 
@@ -743,6 +748,7 @@ mod tests {
                     quality: 50,
                 },
             ],
+            flow: None,
         };
         let bytes = to_iso(&t);
         let angle_at = |i: usize| bytes[RECORD_HEADER_LEN + VIEW_HEADER_LEN + i * MINUTIA_LEN + 4];

@@ -4,29 +4,78 @@
 //! the one each pair was reached by: chance pairings of two different fingers grow as thin trees,
 //! true ones as dense webs. That count is then weighed by how much of the overlapping area is
 //! paired, found by laying one print on the other with the pairing's rigid alignment, so that a
-//! print full of spurious minutiae cannot score by sheer numbers.
+//! print full of spurious minutiae cannot score by sheer numbers. Laid on each other the same way,
+//! two impressions of one finger also show the same ridge flow, which earns a bonus (see `flow`).
 
 use crate::consolidation::Pairing;
+use crate::flow::{agreement, RidgeFlow};
 use crate::pairing::EdgeTable;
-use crate::params::{ALIGNED_PAIR_RADIUS_PX, OVERLAP_RADIUS_PX, SCORE_ALIGNMENT_EXPONENT, SCORE_OVERLAP_EXPONENT};
+use crate::params::{
+    ALIGNED_PAIR_RADIUS_PX, FLOW_AGREEMENT_FLOOR, FLOW_BONUS_MAX, FLOW_FULL_OVERLAP_CELLS, OVERLAP_RADIUS_PX,
+    SCORE_ALIGNMENT_EXPONENT, SCORE_OVERLAP_EXPONENT,
+};
 
 /// How strongly a pairing's edges confirm each other (used to rank the pairings of one comparison).
 pub(crate) fn evidence(pairing: &Pairing) -> f32 {
     pairing.support
 }
 
-/// The similarity score of the best pairing of a comparison.
-pub(crate) fn score(pairing: &Pairing, probe: &EdgeTable, candidate: &EdgeTable) -> f32 {
+/// The ridge flows of the two prints of a comparison, where their templates have one.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Flows<'a> {
+    pub probe: Option<&'a RidgeFlow>,
+    pub candidate: Option<&'a RidgeFlow>,
+}
+
+/// The similarity score of the best pairing of a comparison: the minutiae score, plus the ridge
+/// flow bonus where the minutiae found anything at all.
+pub(crate) fn score(pairing: &Pairing, probe: &EdgeTable, candidate: &EdgeTable, flows: Flows) -> f32 {
     let n = pairing.pairs.len();
     if n < 2 {
         return 0.0;
     }
-    let (overlap, aligned) = overlap_and_alignment(pairing, probe, candidate);
+    let placement = Placement::of(pairing, probe, candidate);
+    let (overlap, aligned) = overlap_and_alignment(pairing, &placement, probe, candidate);
     let overlap = overlap.max(n);
     let aligned_share = aligned as f32 / n as f32;
-    evidence(pairing)
+    let minutiae_score = evidence(pairing)
         * (n as f32 / overlap as f32).powf(SCORE_OVERLAP_EXPONENT)
-        * aligned_share.powf(SCORE_ALIGNMENT_EXPONENT)
+        * aligned_share.powf(SCORE_ALIGNMENT_EXPONENT);
+    if minutiae_score > 0.0 {
+        minutiae_score + flow_bonus(&placement, flows)
+    } else {
+        minutiae_score
+    }
+}
+
+/// The bonus for ridge flow that agrees where the placement lays the prints on each other: none
+/// up to a closeness of [`FLOW_AGREEMENT_FLOOR`], then rising linearly to [`FLOW_BONUS_MAX`] at
+/// full agreement, scaled down for an overlap of fewer than [`FLOW_FULL_OVERLAP_CELLS`] cells.
+/// Each print is laid on the other in turn and the closeness is the mean of the two, so that the
+/// score does not depend on which print is the probe.
+fn flow_bonus(placement: &Placement, flows: Flows) -> f32 {
+    let (Some(probe), Some(candidate)) = (flows.probe, flows.candidate) else {
+        return 0.0;
+    };
+    let forward = agreement(
+        probe,
+        candidate,
+        placement.rotation,
+        placement.probe_centre,
+        placement.candidate_centre,
+    );
+    let backward = agreement(
+        candidate,
+        probe,
+        -placement.rotation,
+        placement.candidate_centre,
+        placement.probe_centre,
+    );
+    let closeness = (forward.closeness() + backward.closeness()) / 2.0;
+    let above_floor = ((closeness - FLOW_AGREEMENT_FLOOR) / (1.0 - FLOW_AGREEMENT_FLOOR)).clamp(0.0, 1.0);
+    let shared_cells = forward.cells.min(backward.cells);
+    let area = (shared_cells as f32 / FLOW_FULL_OVERLAP_CELLS as f32).min(1.0);
+    FLOW_BONUS_MAX * above_floor * area
 }
 
 /// The rigid placement that best lays a pairing's probe minutiae on their partners: the mean turn
@@ -79,8 +128,12 @@ impl Placement {
 /// of the two prints' numbers of minutiae that lie in the area both cover, and the pairs that land
 /// within [`ALIGNED_PAIR_RADIUS_PX`] of each other. A true pairing bends with the skin but stays
 /// close to one rigid placement; a chance one wanders.
-fn overlap_and_alignment(pairing: &Pairing, probe: &EdgeTable, candidate: &EdgeTable) -> (usize, usize) {
-    let placement = Placement::of(pairing, probe, candidate);
+fn overlap_and_alignment(
+    pairing: &Pairing,
+    placement: &Placement,
+    probe: &EdgeTable,
+    candidate: &EdgeTable,
+) -> (usize, usize) {
     let moved: Vec<(f32, f32)> = probe.points.iter().map(|p| placement.apply(p.x, p.y)).collect();
     let r2 = OVERLAP_RADIUS_PX * OVERLAP_RADIUS_PX;
     let near = |ax: f32, ay: f32, bx: f32, by: f32| (ax - bx).powi(2) + (ay - by).powi(2) < r2;

@@ -1,7 +1,7 @@
-//! The template: what the engine keeps of a fingerprint (its minutiae and a quality), and its compact,
-//! versioned binary encoding.
+//! The template: what the engine keeps of a fingerprint (its minutiae, a coarse map of its ridge
+//! flow and a quality), and its compact, versioned binary encoding.
 //!
-//! # Encoding, format version 1
+//! # Encoding, format version 2
 //!
 //! [`Template::to_bytes`] writes and [`Template::from_bytes`] reads the layout below. Integers are
 //! unsigned and little-endian; offsets and sizes are in bytes.
@@ -9,12 +9,20 @@
 //! | offset | size | field                                                                   |
 //! |-------:|-----:|-------------------------------------------------------------------------|
 //! |      0 |    4 | magic, `53 48 4D 54` (`b"SHMT"`, [`Template::MAGIC`])                   |
-//! |      4 |    1 | format version, `1` ([`Template::FORMAT_VERSION`])                      |
+//! |      4 |    1 | format version, `2` ([`Template::FORMAT_VERSION`])                      |
 //! |      5 |    2 | width, pixels at the internal resolution (500 dpi), `1..=4096`          |
 //! |      7 |    2 | height, pixels, `1..=4096` ([`MAX_IMAGE_SIDE_PX`])                      |
 //! |      9 |    1 | template quality, `0..=100`                                             |
 //! |     10 |    2 | number of minutiae `n`, `0..=255` ([`MAX_MINUTIAE`])                    |
 //! |     12 |  8·n | the minutiae, 8 bytes each, in the template's order                     |
+//! | 12+8·n |    1 | ridge flow: `0` none, `1` present                                       |
+//! | 13+8·n |  2·k | if present, its `k = c·r` cells, row-major, 2 bytes each                |
+//!
+//! The ridge flow map ([`RidgeFlow`]) has `c = ⌈width / 16⌉` columns and `r = ⌈height / 16⌉` rows
+//! of [`FLOW_CELL_PX`](crate::params::FLOW_CELL_PX) = 16 px cells, so its size follows from the image size. Each cell is two
+//! bytes: the ridge orientation in units of π/256 rad (same direction convention as a minutia's
+//! angle, over half a turn), then the coherence, `0` where the cell is not finger (its orientation
+//! byte must then be `0`), else `1..=255`.
 //!
 //! Minutia `i` starts at offset `12 + 8·i`:
 //!
@@ -26,9 +34,10 @@
 //! |     +6 |    1 | kind: `0` ending, `1` bifurcation                                       |
 //! |     +7 |    1 | minutia quality, `0..=100`                                              |
 //!
-//! A record is exactly `12 + 8·n` bytes: no padding and no checksum (stored templates are sealed
-//! with an AEAD, which already detects any change). Encoding is deterministic and canonical:
-//! decoding a record and encoding the result gives back the same bytes. An angle is rounded to the
+//! A record is exactly `13 + 8·n` bytes, plus `2·k` with a ridge flow: no padding and no checksum
+//! (stored templates are sealed with an AEAD, which already detects any change). Encoding is
+//! deterministic and canonical: decoding a record and encoding the result gives back the same
+//! bytes. An angle is rounded to the
 //! nearest unit, so it comes back within π/65536 rad (half a unit), always in `[0, 2π)`; an angle
 //! just below 2π that rounds up to a whole turn is written as 0.
 //!
@@ -36,15 +45,28 @@
 //! reads the version before anything after it, so a record from a later format is reported as
 //! such rather than as garbage, and it rejects an impossible minutia count before looking at the
 //! length, so a hostile count costs nothing.
+//!
+//! Version 1 records, written before templates kept their ridge flow, are laid out the same up to
+//! the minutiae and end there (`12 + 8·n` bytes). They still decode, as templates without a ridge
+//! flow, which compare by their minutiae alone; re-enrolling a finger stores a version 2 record.
 
 use std::f64::consts::TAU;
 
+use crate::flow::{cells_for, FlowCell, RidgeFlow};
 use crate::params::{MAX_IMAGE_SIDE_PX, MAX_MINUTIAE};
 
 /// Highest quality a template or a minutia may have.
 const MAX_QUALITY: u8 = 100;
 /// Length of the encoded header, bytes.
 const HEADER_LEN: usize = 12;
+/// The first format version, without a ridge flow section; still read.
+const FORMAT_VERSION_WITHOUT_FLOW: u8 = 1;
+/// Flow section flag: no ridge flow.
+const FLOW_ABSENT: u8 = 0;
+/// Flow section flag: a ridge flow follows.
+const FLOW_PRESENT: u8 = 1;
+/// Length of one encoded ridge flow cell, bytes.
+const FLOW_CELL_LEN: usize = 2;
 /// Length of one encoded minutia, bytes.
 const MINUTIA_LEN: usize = 8;
 /// Encoded angle units in a whole turn (one unit is 2π/65536 rad).
@@ -94,6 +116,9 @@ pub struct Template {
     pub quality: u8,
     /// The minutiae, at most [`crate::params::MAX_MINUTIAE`].
     pub minutiae: Vec<Minutia>,
+    /// The ridge orientation on a coarse grid, if known (templates imported from ISO records or
+    /// decoded from format version 1 have none, and compare by their minutiae alone).
+    pub flow: Option<RidgeFlow>,
 }
 
 /// Why bytes could not be decoded into a template, or why a template breaks its own rules.
@@ -115,15 +140,16 @@ pub enum TemplateError {
     },
     /// The format version is not one this build reads.
     #[error(
-        "unsupported template format version {version} (this build reads version {})",
+        "unsupported template format version {version} (this build reads versions {} and {})",
+        FORMAT_VERSION_WITHOUT_FLOW,
         Template::FORMAT_VERSION
     )]
     UnsupportedVersion {
         /// The version byte found.
         version: u8,
     },
-    /// The input goes on after the last minutia.
-    #[error("template goes on after its last minutia: {actual} bytes given, {expected} expected")]
+    /// The input goes on after the end of the record.
+    #[error("template goes on after its end: {actual} bytes given, {expected} expected")]
     TrailingBytes {
         /// Length the header implies, bytes.
         expected: usize,
@@ -189,13 +215,43 @@ pub enum TemplateError {
         /// Position of the minutia in the template, from 0.
         index: usize,
     },
+    /// The byte that says whether a ridge flow follows is neither 0 nor 1.
+    #[error("template has ridge flow flag {byte} (0 is none, 1 present)")]
+    BadFlowFlag {
+        /// The byte found.
+        byte: u8,
+    },
+    /// A ridge flow cell that is not finger has an orientation (the encoding would not be canonical).
+    #[error("ridge flow cell {index} is not finger but has orientation {orientation}")]
+    BadFlowCell {
+        /// Row-major index of the cell.
+        index: usize,
+        /// The orientation byte found.
+        orientation: u8,
+    },
+    /// The ridge flow map does not cover the image in [`FLOW_CELL_PX`](crate::params::FLOW_CELL_PX) cells.
+    #[error(
+        "ridge flow map is {columns}x{rows} cells, but a {width}x{height} px image needs {}x{}",
+        cells_for(*width),
+        cells_for(*height)
+    )]
+    FlowSizeMismatch {
+        /// Cells across.
+        columns: u16,
+        /// Cells down.
+        rows: u16,
+        /// Image width, pixels.
+        width: u16,
+        /// Image height, pixels.
+        height: u16,
+    },
 }
 
 impl Template {
     /// First four bytes of every encoded template.
     pub const MAGIC: [u8; 4] = *b"SHMT";
     /// Version of the encoding that [`Template::to_bytes`] writes and [`Template::from_bytes`] reads.
-    pub const FORMAT_VERSION: u8 = 1;
+    pub const FORMAT_VERSION: u8 = 2;
 
     /// Encodes the template as laid out in the [module documentation](self).
     ///
@@ -223,6 +279,16 @@ impl Template {
             });
             out.push(m.quality);
         }
+        match &self.flow {
+            None => out.push(FLOW_ABSENT),
+            Some(flow) => {
+                out.push(FLOW_PRESENT);
+                out.reserve(flow.cells().len() * FLOW_CELL_LEN);
+                for cell in flow.cells() {
+                    out.extend_from_slice(&[cell.orientation, cell.coherence]);
+                }
+            }
+        }
         out
     }
 
@@ -234,7 +300,7 @@ impl Template {
             return Err(TemplateError::BadMagic { found });
         }
         let version = r.u8()?;
-        if version != Self::FORMAT_VERSION {
+        if version != Self::FORMAT_VERSION && version != FORMAT_VERSION_WITHOUT_FLOW {
             return Err(TemplateError::UnsupportedVersion { version });
         }
         let width = r.u16()?;
@@ -242,7 +308,21 @@ impl Template {
         let quality = r.u8()?;
         let count = usize::from(r.u16()?);
         check_header(width, height, quality, count)?;
-        let expected = HEADER_LEN + count * MINUTIA_LEN;
+        let minutiae_end = HEADER_LEN + count * MINUTIA_LEN;
+        let (flow_flag, expected) = if version == FORMAT_VERSION_WITHOUT_FLOW {
+            (FLOW_ABSENT, minutiae_end)
+        } else {
+            let flag = *bytes.get(minutiae_end).ok_or(TemplateError::Truncated {
+                needed: minutiae_end + 1,
+                actual: bytes.len(),
+            })?;
+            let cells = usize::from(cells_for(width)) * usize::from(cells_for(height));
+            match flag {
+                FLOW_ABSENT => (flag, minutiae_end + 1),
+                FLOW_PRESENT => (flag, minutiae_end + 1 + cells * FLOW_CELL_LEN),
+                byte => return Err(TemplateError::BadFlowFlag { byte }),
+            }
+        };
         if bytes.len() < expected {
             return Err(TemplateError::Truncated {
                 needed: expected,
@@ -275,11 +355,26 @@ impl Template {
             check_minutia(index, &m, width, height)?;
             minutiae.push(m);
         }
+        let flow = if flow_flag == FLOW_PRESENT {
+            r.u8()?;
+            let (columns, rows) = (cells_for(width), cells_for(height));
+            let mut cells = Vec::with_capacity(usize::from(columns) * usize::from(rows));
+            for index in 0..usize::from(columns) * usize::from(rows) {
+                let [orientation, coherence] = r.array()?;
+                let cell = FlowCell { orientation, coherence };
+                check_flow_cell(index, &cell)?;
+                cells.push(cell);
+            }
+            RidgeFlow::new(columns, rows, cells)
+        } else {
+            None
+        };
         Ok(Template {
             width,
             height,
             quality,
             minutiae,
+            flow,
         })
     }
 
@@ -292,6 +387,19 @@ impl Template {
             check_minutia(index, m, self.width, self.height)?;
             if !(0.0..std::f32::consts::TAU).contains(&m.angle) {
                 return Err(TemplateError::BadAngle { index });
+            }
+        }
+        if let Some(flow) = &self.flow {
+            if (flow.columns(), flow.rows()) != (cells_for(self.width), cells_for(self.height)) {
+                return Err(TemplateError::FlowSizeMismatch {
+                    columns: flow.columns(),
+                    rows: flow.rows(),
+                    width: self.width,
+                    height: self.height,
+                });
+            }
+            for (index, cell) in flow.cells().iter().enumerate() {
+                check_flow_cell(index, cell)?;
             }
         }
         Ok(())
@@ -331,6 +439,17 @@ fn check_minutia(index: usize, m: &Minutia, width: u16, height: u16) -> Result<(
         return Err(TemplateError::BadMinutiaQuality {
             index,
             quality: m.quality,
+        });
+    }
+    Ok(())
+}
+
+/// The rule on a ridge flow cell, shared by decoding and [`Template::validate`].
+fn check_flow_cell(index: usize, cell: &FlowCell) -> Result<(), TemplateError> {
+    if cell.coherence == 0 && cell.orientation != 0 {
+        return Err(TemplateError::BadFlowCell {
+            index,
+            orientation: cell.orientation,
         });
     }
     Ok(())
@@ -439,6 +558,7 @@ mod tests {
             height,
             quality: rng.below(101) as u8,
             minutiae,
+            flow: None,
         }
     }
 
@@ -491,6 +611,7 @@ mod tests {
                     quality: 100,
                 },
             ],
+            flow: None,
         }
     }
 
@@ -499,15 +620,150 @@ mod tests {
         let bytes = sample().to_bytes();
         #[rustfmt::skip]
         let expected: Vec<u8> = vec![
-            b'S', b'H', b'M', b'T', 1,
+            b'S', b'H', b'M', b'T', 2,
             0x2C, 0x01, 0x90, 0x01, // 300 x 400
             77,
             2, 0,
             1, 0, 2, 0, 0x00, 0x00, 0, 50,
             0x2B, 0x01, 0x8F, 0x01, 0x00, 0x80, 1, 100, // π is half a turn: 32768 units
+            0, // no ridge flow
         ];
         assert_eq!(bytes, expected);
-        assert_eq!(bytes.len(), HEADER_LEN + 2 * MINUTIA_LEN);
+        assert_eq!(bytes.len(), HEADER_LEN + 2 * MINUTIA_LEN + 1);
+
+        // With a ridge flow: 300 x 400 px is 19 x 25 cells of 16 px, two bytes each.
+        let mut t = sample();
+        t.flow = Some(flow_for(300, 400, 5));
+        let bytes = t.to_bytes();
+        let flow_start = HEADER_LEN + 2 * MINUTIA_LEN;
+        assert_eq!(bytes[..flow_start], expected[..flow_start]);
+        assert_eq!(bytes[flow_start], 1, "ridge flow present");
+        assert_eq!(bytes.len(), flow_start + 1 + 19 * 25 * 2);
+        let cells = t.flow.as_ref().unwrap().cells();
+        assert_eq!(
+            bytes[flow_start + 1..flow_start + 3],
+            [cells[0].orientation, cells[0].coherence]
+        );
+        assert_eq!(Template::from_bytes(&bytes).unwrap(), t);
+    }
+
+    /// A ridge flow map for a `width` x `height` px image, every `hole`-th cell not finger.
+    fn flow_for(width: u16, height: u16, hole: usize) -> RidgeFlow {
+        let (columns, rows) = (cells_for(width), cells_for(height));
+        let cells = (0..usize::from(columns) * usize::from(rows))
+            .map(|k| {
+                if k % hole == 0 {
+                    FlowCell::default()
+                } else {
+                    FlowCell {
+                        orientation: (k * 37 % 256) as u8,
+                        coherence: (1 + k * 11 % 255) as u8,
+                    }
+                }
+            })
+            .collect();
+        RidgeFlow::new(columns, rows, cells).unwrap()
+    }
+
+    #[test]
+    fn ridge_flows_round_trip_exactly() {
+        let mut rng = Rng(5);
+        for _ in 0..50 {
+            let mut t = random_template(&mut rng);
+            t.flow = Some(flow_for(t.width, t.height, 1 + rng.below(7) as usize));
+            t.validate().unwrap();
+            let bytes = t.to_bytes();
+            let back = Template::from_bytes(&bytes).unwrap();
+            assert_eq!(back.flow, t.flow);
+            assert_eq!(back.to_bytes(), bytes, "canonical");
+        }
+    }
+
+    #[test]
+    fn version_1_records_still_decode_without_a_flow() {
+        let mut bytes = sample().to_bytes();
+        bytes.pop(); // the flow flag, which version 1 does not have
+        bytes[4] = 1;
+        let back = Template::from_bytes(&bytes).unwrap();
+        assert_close(&sample(), &back);
+        assert_eq!(back.flow, None);
+        // Re-encoded, it is a version 2 record.
+        assert_eq!(back.to_bytes(), sample().to_bytes());
+        // A version 1 record has nothing after its minutiae.
+        bytes.push(0);
+        assert!(matches!(
+            Template::from_bytes(&bytes),
+            Err(TemplateError::TrailingBytes { .. })
+        ));
+    }
+
+    #[test]
+    fn hostile_ridge_flows_are_refused() {
+        let mut t = sample();
+        t.flow = Some(flow_for(300, 400, 3));
+        let bytes = t.to_bytes();
+        let flag = HEADER_LEN + 2 * MINUTIA_LEN;
+        // An unknown flag.
+        let mut bad = bytes.clone();
+        bad[flag] = 2;
+        assert_eq!(Template::from_bytes(&bad), Err(TemplateError::BadFlowFlag { byte: 2 }));
+        // Cut anywhere in the map.
+        for len in [flag, flag + 1, flag + 2, bytes.len() - 1] {
+            assert!(
+                matches!(
+                    Template::from_bytes(&bytes[..len]),
+                    Err(TemplateError::Truncated { .. })
+                ),
+                "cut at {len}"
+            );
+        }
+        // Flag says none, but a map follows; flag says present, and nothing follows.
+        let mut bad = bytes.clone();
+        bad[flag] = 0;
+        assert!(matches!(
+            Template::from_bytes(&bad),
+            Err(TemplateError::TrailingBytes { .. })
+        ));
+        let mut bad = sample().to_bytes();
+        bad[flag] = 1;
+        assert_eq!(
+            Template::from_bytes(&bad),
+            Err(TemplateError::Truncated {
+                needed: flag + 1 + 19 * 25 * 2,
+                actual: flag + 1
+            })
+        );
+        // A cell off the finger with an orientation: not canonical.
+        let mut bad = bytes.clone();
+        bad[flag + 1] = 9; // cell 0 is not finger (coherence 0)
+        assert_eq!(
+            Template::from_bytes(&bad),
+            Err(TemplateError::BadFlowCell {
+                index: 0,
+                orientation: 9
+            })
+        );
+    }
+
+    #[test]
+    fn validate_refuses_a_flow_that_does_not_cover_the_image() {
+        let mut t = sample();
+        t.flow = Some(flow_for(320, 400, 3));
+        assert_eq!(
+            t.validate(),
+            Err(TemplateError::FlowSizeMismatch {
+                columns: 20,
+                rows: 25,
+                width: 300,
+                height: 400
+            })
+        );
+        assert_eq!(
+            t.validate().unwrap_err().to_string(),
+            "ridge flow map is 20x25 cells, but a 300x400 px image needs 19x25"
+        );
+        // Encoded anyway, it does not decode back into the same template.
+        assert_ne!(Template::from_bytes(&t.to_bytes()).ok(), Some(t));
     }
 
     #[test]
@@ -540,6 +796,7 @@ mod tests {
                     quality: 100,
                 })
                 .collect(),
+            flow: None,
         };
         assert_close(&full, &Template::from_bytes(&full.to_bytes()).unwrap());
         let empty = Template {
@@ -547,6 +804,7 @@ mod tests {
             height: 1,
             quality: 0,
             minutiae: vec![],
+            flow: None,
         };
         assert_eq!(Template::from_bytes(&empty.to_bytes()).unwrap(), empty);
     }
@@ -624,7 +882,7 @@ mod tests {
             Template::from_bytes(&bytes),
             Err(TemplateError::BadMagic { found: *b"XHMT" })
         );
-        for version in [0, 2, 255] {
+        for version in [0, 3, 255] {
             let mut bytes = sample().to_bytes();
             bytes[4] = version;
             assert_eq!(
@@ -646,6 +904,7 @@ mod tests {
             height: 10,
             quality: 1,
             minutiae: vec![],
+            flow: None,
         }
         .to_bytes();
         bytes[10..12].copy_from_slice(&count.to_le_bytes());
@@ -667,8 +926,9 @@ mod tests {
         assert_eq!(
             Template::from_bytes(&header_with_count(255, 8)),
             Err(TemplateError::Truncated {
-                needed: HEADER_LEN + 255 * MINUTIA_LEN,
-                actual: HEADER_LEN + 8
+                // Up to the ridge flow flag after the minutiae.
+                needed: HEADER_LEN + 255 * MINUTIA_LEN + 1,
+                actual: HEADER_LEN + 1 + 8
             })
         );
     }
@@ -688,8 +948,8 @@ mod tests {
         assert_eq!(
             Template::from_bytes(&header_with_count(0, 1)),
             Err(TemplateError::TrailingBytes {
-                expected: HEADER_LEN,
-                actual: HEADER_LEN + 1
+                expected: HEADER_LEN + 1,
+                actual: HEADER_LEN + 2
             })
         );
     }
@@ -703,6 +963,7 @@ mod tests {
                 height,
                 quality: 0,
                 minutiae: vec![],
+                flow: None,
             };
             assert_eq!(
                 Template::from_bytes(&t.to_bytes()),
@@ -714,6 +975,7 @@ mod tests {
             height: side,
             quality: 0,
             minutiae: vec![],
+            flow: None,
         };
         assert!(Template::from_bytes(&t.to_bytes()).is_ok());
     }
@@ -804,7 +1066,7 @@ mod tests {
         let e = TemplateError::UnsupportedVersion { version: 9 };
         assert_eq!(
             e.to_string(),
-            "unsupported template format version 9 (this build reads version 1)"
+            "unsupported template format version 9 (this build reads versions 1 and 2)"
         );
     }
 }

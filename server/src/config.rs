@@ -75,14 +75,14 @@ pub struct Config {
 /// about 6 x 0.006% = 0.04% of attempts, under NIST SP 800-63B's ceiling of 0.1%; each further
 /// stored template adds about 0.006%.
 fn default_match_threshold() -> f32 {
-    9.6
+    9.8
 }
 fn default_duplicate_threshold() -> f32 {
-    9.6
+    9.8
 }
 /// About 1% FMR per template: impressions of one finger taken one after another agree easily.
 fn default_consistency_threshold() -> f32 {
-    4.75
+    5.65
 }
 fn default_min_enroll_quality() -> u8 {
     30
@@ -208,7 +208,7 @@ mod tests {
             &path,
             sample()
                 .to_toml()
-                .replace("match_threshold = 9.6", "match_threshold = -1.0"),
+                .replace("match_threshold = 9.8", "match_threshold = -1.0"),
         )
         .unwrap();
         let message = Config::load(&path).unwrap_err().to_string();
