@@ -27,6 +27,10 @@ pub(crate) const fn to_turn(radians: f32) -> Turn {
 
 /// The edge angle tolerance in [`Turn`]s.
 const ANGLE_TOLERANCE_TURNS: Turn = to_turn(EDGE_ANGLE_TOLERANCE_RAD);
+const _: () = assert!(
+    ANGLE_TOLERANCE_TURNS < 1 << 14,
+    "twice the angle tolerance must stay below half a turn for the wrapping tests of EdgeIndex"
+);
 
 /// The absolute difference of two directions in [`Turn`]s, `0..=32768`.
 #[inline]
@@ -330,10 +334,13 @@ pub(crate) struct EdgeIndex {
     entries: Vec<IndexedEdge>,
 }
 
-/// An edge as the index keeps it: with the minutia it leaves, packed into 12 bytes.
+/// An edge as the index keeps it: with the minutia it leaves and its own length tolerance, packed
+/// into 16 bytes.
 #[derive(Debug, Clone, Copy)]
 struct IndexedEdge {
     length: f32,
+    /// [`length_tolerance`] of `length`, worked out once here rather than in every query it meets.
+    tolerance: f32,
     from_angle: Turn,
     to_angle: Turn,
     from: u16,
@@ -387,6 +394,7 @@ impl EdgeIndex {
                 let length = length_bin(e.length);
                 let entry = IndexedEdge {
                     length: e.length,
+                    tolerance: length_tolerance(e.length),
                     from_angle: e.from_angle,
                     to_angle: e.to_angle,
                     from: i as u16,
@@ -408,6 +416,7 @@ impl EdgeIndex {
         let offsets = starts.clone();
         let placeholder = IndexedEdge {
             length: 0.0,
+            tolerance: 0.0,
             from_angle: 0,
             to_angle: 0,
             from: 0,
@@ -432,17 +441,25 @@ impl EdgeIndex {
         let (lo, hi) = (length_bin(edge.length - tol), length_bin(edge.length + tol));
         let cell = angle_cell(angle_bin(edge.from_angle), angle_bin(edge.to_angle));
         let (start, end) = (self.offsets[cell + lo], self.offsets[cell + hi + 1]);
+        // The tests are edge_mismatch's, rearranged so that each costs a subtraction and a
+        // comparison: an angle gap is within tolerance when the difference from the query's angle
+        // less the tolerance, wrapping, is at most twice the tolerance; and the length tolerance
+        // of the shorter edge is the smaller of the two edges' own (it grows with the length), so
+        // the length difference is compared with both.
+        let (from_low, to_low) = (
+            edge.from_angle.wrapping_sub(ANGLE_TOLERANCE_TURNS),
+            edge.to_angle.wrapping_sub(ANGLE_TOLERANCE_TURNS),
+        );
         for (place, e) in (start..end).zip(&self.entries[start as usize..end as usize]) {
             // Every edge is written down and only a match moves on past it: few of the edges
             // in the run match, at no predictable place, and a branch on each was often
-            // mispredicted. (The tests are edge_mismatch's; the mismatch itself, with its
-            // division, is left for the few that match.)
-            let da = turn_gap(e.from_angle, edge.from_angle);
-            let db = turn_gap(e.to_angle, edge.to_angle);
+            // mispredicted. (The mismatch itself, with its division, is left for the few that
+            // match.)
+            let angles_match = (e.from_angle.wrapping_sub(from_low) <= 2 * ANGLE_TOLERANCE_TURNS)
+                & (e.to_angle.wrapping_sub(to_low) <= 2 * ANGLE_TOLERANCE_TURNS);
             let dl = (e.length - edge.length).abs();
-            let tl = length_tolerance(e.length.min(edge.length));
             found[count] = place;
-            count += usize::from((da <= ANGLE_TOLERANCE_TURNS) & (db <= ANGLE_TOLERANCE_TURNS) & (dl <= tl));
+            count += usize::from(angles_match & (dl <= e.tolerance) & (dl <= tol));
         }
         count
     }
@@ -455,7 +472,7 @@ impl EdgeIndex {
         let da = turn_gap(e.from_angle, edge.from_angle);
         let db = turn_gap(e.to_angle, edge.to_angle);
         let dl = (e.length - edge.length).abs();
-        let tl = length_tolerance(e.length.min(edge.length));
+        let tl = e.tolerance.min(length_tolerance(edge.length));
         let m = dl / tl + (da + db) as f32 / ANGLE_TOLERANCE_TURNS as f32;
         (e.from, e.to, MAX_EDGE_MISMATCH - m)
     }
