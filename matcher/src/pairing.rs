@@ -129,23 +129,60 @@ impl Nearest {
         if key >= self.0[NEIGHBOURS_PER_MINUTIA] {
             return;
         }
-        // With masks (all ones where the key is smaller, from the sign of a difference, which
-        // cannot overflow between -1, keys and FREE) and selections by them: plain integer
-        // operations that the compiler turns into a few vector instructions on any x86-64, where
-        // the minimum and maximum of 32-bit integers became a dozen scalar selections each. The
-        // old places and those before them are two overlapping runs of one array, read whole.
+        // With masks (all ones where the key is smaller, straight from a comparison, which is one
+        // vector instruction: masks from the sign of a difference took two more per four places)
+        // and selections by them: plain integer operations that the compiler turns into a few
+        // vector instructions on any x86-64, where the minimum and maximum of 32-bit integers
+        // became a dozen scalar selections each. The old places and those before them are two
+        // overlapping runs of one array, read whole.
         let mut merged = [0; NEIGHBOURS_PER_MINUTIA];
         for ((merged, &place), &before) in merged
             .iter_mut()
             .zip(&self.0[1..])
             .zip(&self.0[..NEIGHBOURS_PER_MINUTIA])
         {
-            let key_before_place = key.wrapping_sub(place) >> 31;
-            let key_before_before = key.wrapping_sub(before) >> 31;
+            let key_before_place = -i32::from(key < place);
+            let key_before_before = -i32::from(key < before);
             let moved = (before & key_before_before) | (key & !key_before_before);
             *merged = (moved & key_before_place) | (place & !key_before_place);
         }
         self.0[1..].copy_from_slice(&merged);
+    }
+
+    /// The nearest neighbours of the minutia at `r` in `by_row` (`(y, x, index)`, sorted).
+    ///
+    /// Rows below, then rows above, each side until its rows are too far away to hold a nearer
+    /// neighbour than the worst one kept (or to be within reach at all). One out of reach is
+    /// offered as a free place, which changes nothing. (A function of its own, returning the
+    /// places by value, so that they can stay in registers through the search.)
+    #[inline(never)]
+    fn around(by_row: &[(i32, i32, i32)], r: usize) -> Self {
+        let (ay, ax, _) = by_row[r];
+        let mut near = Nearest::EMPTY;
+        let offer = |near: &mut Nearest, (y, x, j): (i32, i32, i32)| -> bool {
+            let dy2 = (y - ay) * (y - ay);
+            if dy2 > near.reach() {
+                return false;
+            }
+            let squared = dy2 + (x - ax) * (x - ax);
+            near.offer(if squared <= MAX_SQUARED_LENGTH {
+                squared << 16 | j
+            } else {
+                Nearest::FREE
+            });
+            true
+        };
+        for &other in &by_row[r + 1..] {
+            if !offer(&mut near, other) {
+                break;
+            }
+        }
+        for &other in by_row[..r].iter().rev() {
+            if !offer(&mut near, other) {
+                break;
+            }
+        }
+        near
     }
 
     /// The keys kept, nearest first.
@@ -192,34 +229,7 @@ impl EdgeTable {
             .zip(edges.chunks_exact_mut(NEIGHBOURS_PER_MINUTIA))
         {
             let r = usize::from(r);
-            let (ay, ax, _) = by_row[r];
-            let mut near = Nearest::EMPTY;
-            // Rows below, then rows above, each side until its rows are too far away to hold a
-            // nearer neighbour than the worst one kept (or to be within reach at all). One out of
-            // reach is offered as a free place, which changes nothing.
-            let offer = |near: &mut Nearest, (y, x, j): (i32, i32, i32)| -> bool {
-                let dy2 = (y - ay) * (y - ay);
-                if dy2 > near.reach() {
-                    return false;
-                }
-                let squared = dy2 + (x - ax) * (x - ax);
-                near.offer(if squared <= MAX_SQUARED_LENGTH {
-                    squared << 16 | j
-                } else {
-                    Nearest::FREE
-                });
-                true
-            };
-            for &other in &by_row[r + 1..] {
-                if !offer(&mut near, other) {
-                    break;
-                }
-            }
-            for &other in by_row[..r].iter().rev() {
-                if !offer(&mut near, other) {
-                    break;
-                }
-            }
+            let near = Nearest::around(&by_row, r);
             let mut count = 0;
             for (k, (key, place)) in near.keys().zip(places.iter_mut()).enumerate() {
                 let (squared, j) = (key >> 16, (key & 0xffff) as usize);
