@@ -3,7 +3,7 @@
 //! paired minutia to an unpaired one. Because every step only compares nearby minutiae, the pairing
 //! bends with the skin's elastic distortion instead of demanding one rigid alignment of the prints.
 
-use crate::pairing::{edge_mismatch, Edge, EdgeTable, MAX_EDGE_MISMATCH, NO_EDGE};
+use crate::pairing::{edge_mismatch, AngleWindow, Edge, EdgeTable, MAX_EDGE_MISMATCH, NO_EDGE};
 use crate::params::{
     MIN_AGREEING_EDGES, MIN_PAIRS_BEFORE_CONFIRMATION, NEIGHBOURS_PER_MINUTIA, SUPPORT_CLOSENESS_EXPONENT,
 };
@@ -84,7 +84,12 @@ pub(crate) fn grow(
             open_count += usize::from(scratch.candidate_to_probe[f.to as usize] == NONE);
         }
         for e in pe.iter().filter(|e| scratch.probe_to_candidate[e.to as usize] == NONE) {
-            for f in &open[..open_count] {
+            // Most pairs of edges fail on the angles, so those are tested first, cheaply.
+            let window = AngleWindow::around(e);
+            for f in open[..open_count]
+                .iter()
+                .filter(|f| window.holds(f.from_angle, f.to_angle))
+            {
                 if let Some(m) = edge_mismatch(e, f) {
                     scratch.queue.push(step(m, e.to, f.to));
                 }

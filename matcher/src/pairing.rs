@@ -29,13 +29,41 @@ pub(crate) const fn to_turn(radians: f32) -> Turn {
 const ANGLE_TOLERANCE_TURNS: Turn = to_turn(EDGE_ANGLE_TOLERANCE_RAD);
 const _: () = assert!(
     ANGLE_TOLERANCE_TURNS < 1 << 14,
-    "twice the angle tolerance must stay below half a turn for the wrapping tests of EdgeIndex"
+    "twice the angle tolerance must stay below half a turn for the wrapping tests of AngleWindow"
 );
 
 /// The absolute difference of two directions in [`Turn`]s, `0..=32768`.
 #[inline]
 pub(crate) fn turn_gap(a: Turn, b: Turn) -> u16 {
     (a.wrapping_sub(b) as i16).unsigned_abs()
+}
+
+/// The directions an edge's must lie within tolerance of, for [`edge_mismatch`]'s first test: a
+/// gap is within tolerance when the difference from the edge's direction less the tolerance,
+/// wrapping, is at most twice the tolerance, one subtraction and one comparison per direction
+/// where [`turn_gap`] took a vector shuffle and several more. The hot loops that compare one edge
+/// with many others work this out once for the one.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AngleWindow {
+    from_low: Turn,
+    to_low: Turn,
+}
+
+impl AngleWindow {
+    #[inline]
+    pub fn around(edge: &Edge) -> Self {
+        Self {
+            from_low: edge.from_angle.wrapping_sub(ANGLE_TOLERANCE_TURNS),
+            to_low: edge.to_angle.wrapping_sub(ANGLE_TOLERANCE_TURNS),
+        }
+    }
+
+    /// Whether both directions lie within tolerance of the edge's (as [`edge_mismatch`] tests).
+    #[inline]
+    pub fn holds(self, from_angle: Turn, to_angle: Turn) -> bool {
+        (from_angle.wrapping_sub(self.from_low) <= 2 * ANGLE_TOLERANCE_TURNS)
+            & (to_angle.wrapping_sub(self.to_low) <= 2 * ANGLE_TOLERANCE_TURNS)
+    }
 }
 
 /// A minutia reduced to what comparison needs.
@@ -452,21 +480,16 @@ impl EdgeIndex {
         let cell = angle_cell(angle_bin(edge.from_angle), angle_bin(edge.to_angle));
         let (start, end) = (self.offsets[cell + lo], self.offsets[cell + hi + 1]);
         // The tests are edge_mismatch's, rearranged so that each costs a subtraction and a
-        // comparison: an angle gap is within tolerance when the difference from the query's angle
-        // less the tolerance, wrapping, is at most twice the tolerance; and the length tolerance
-        // of the shorter edge is the smaller of the two edges' own (it grows with the length), so
-        // the length difference is compared with both.
-        let (from_low, to_low) = (
-            edge.from_angle.wrapping_sub(ANGLE_TOLERANCE_TURNS),
-            edge.to_angle.wrapping_sub(ANGLE_TOLERANCE_TURNS),
-        );
+        // comparison: the angles' by AngleWindow; and the length tolerance of the shorter edge is
+        // the smaller of the two edges' own (it grows with the length), so the length difference
+        // is compared with both.
+        let window = AngleWindow::around(edge);
         for (place, e) in (start..end).zip(&self.entries[start as usize..end as usize]) {
             // Every edge is written down and only a match moves on past it: few of the edges
             // in the run match, at no predictable place, and a branch on each was often
             // mispredicted. (The mismatch itself, with its division, is left for the few that
             // match.)
-            let angles_match = (e.from_angle.wrapping_sub(from_low) <= 2 * ANGLE_TOLERANCE_TURNS)
-                & (e.to_angle.wrapping_sub(to_low) <= 2 * ANGLE_TOLERANCE_TURNS);
+            let angles_match = window.holds(e.from_angle, e.to_angle);
             let dl = (e.length - edge.length).abs();
             found[count] = place;
             count += usize::from(angles_match & (dl <= e.tolerance) & (dl <= tol));
