@@ -84,12 +84,16 @@ pub(crate) fn grow(
             open_count += usize::from(scratch.candidate_to_probe[f.to as usize] == NONE);
         }
         for e in pe.iter().filter(|e| scratch.probe_to_candidate[e.to as usize] == NONE) {
-            // Most pairs of edges fail on the angles, so those are tested first, cheaply.
+            // Nearly all pairs of edges fail on the angles, so those are tested first, cheaply and
+            // without a branch, into one bit per open edge; only the few that pass are looked at.
             let window = AngleWindow::around(e);
-            for f in open[..open_count]
-                .iter()
-                .filter(|f| window.holds(f.from_angle, f.to_angle))
-            {
+            let mut passed = 0u32;
+            for (k, f) in open[..open_count].iter().enumerate() {
+                passed |= u32::from(window.holds(f.from_angle, f.to_angle)) << k;
+            }
+            while passed != 0 {
+                let f = &open[passed.trailing_zeros() as usize];
+                passed &= passed - 1;
                 if let Some(m) = edge_mismatch(e, f) {
                     scratch.queue.push(step(m, e.to, f.to));
                 }
