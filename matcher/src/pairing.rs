@@ -38,11 +38,12 @@ pub(crate) fn turn_gap(a: Turn, b: Turn) -> u16 {
     (a.wrapping_sub(b) as i16).unsigned_abs()
 }
 
-/// The directions an edge's must lie within tolerance of, for [`edge_mismatch`]'s first test: a
-/// gap is within tolerance when the difference from the edge's direction less the tolerance,
-/// wrapping, is at most twice the tolerance, one subtraction and one comparison per direction
-/// where [`turn_gap`] took a vector shuffle and several more. The hot loops that compare one edge
-/// with many others work this out once for the one.
+/// The window of directions, around each of an edge's two, that another edge's must lie in to
+/// pass [`edge_mismatch`]'s first test: a gap is within tolerance when the difference from the
+/// edge's direction less the tolerance, wrapping, is at most twice the tolerance, one
+/// subtraction and one comparison per direction where [`turn_gap`] took a vector shuffle and
+/// several more. The hot loops that compare one edge with many others work this out once for
+/// the one.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct AngleWindow {
     from_low: Turn,
