@@ -27,11 +27,48 @@ pub(crate) const fn to_turn(radians: f32) -> Turn {
 
 /// The edge angle tolerance in [`Turn`]s.
 const ANGLE_TOLERANCE_TURNS: Turn = to_turn(EDGE_ANGLE_TOLERANCE_RAD);
+const _: () = assert!(
+    ANGLE_TOLERANCE_TURNS < 1 << 14,
+    "twice the angle tolerance must stay below half a turn for the wrapping tests of AngleWindow"
+);
 
 /// The absolute difference of two directions in [`Turn`]s, `0..=32768`.
 #[inline]
 pub(crate) fn turn_gap(a: Turn, b: Turn) -> u16 {
     (a.wrapping_sub(b) as i16).unsigned_abs()
+}
+
+/// The window of directions, around each of an edge's two, that another edge's must lie in to
+/// pass [`edge_mismatch`]'s first test: a gap is within tolerance when the difference from the
+/// edge's direction less the tolerance, wrapping, is at most twice the tolerance, one
+/// subtraction and one comparison per direction where [`turn_gap`] took a vector shuffle and
+/// several more. The hot loops that compare one edge with many others work this out once for
+/// the one.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AngleWindow {
+    from_low: Turn,
+    to_low: Turn,
+}
+
+impl AngleWindow {
+    #[inline]
+    pub fn around(edge: &Edge) -> Self {
+        Self {
+            from_low: edge.from_angle.wrapping_sub(ANGLE_TOLERANCE_TURNS),
+            to_low: edge.to_angle.wrapping_sub(ANGLE_TOLERANCE_TURNS),
+        }
+    }
+
+    /// Whether both directions lie within tolerance of the edge's (as [`edge_mismatch`] tests).
+    /// One comparison of the larger difference, so that a loop that branches on it has one
+    /// branch to predict, not two.
+    #[inline]
+    pub fn holds(self, from_angle: Turn, to_angle: Turn) -> bool {
+        from_angle
+            .wrapping_sub(self.from_low)
+            .max(to_angle.wrapping_sub(self.to_low))
+            <= 2 * ANGLE_TOLERANCE_TURNS
+    }
 }
 
 /// A minutia reduced to what comparison needs.
@@ -118,30 +155,66 @@ impl Nearest {
     /// Takes in `key` if it is smaller than the largest key kept (or there is a free place).
     ///
     /// Without a branch: place `k` of the merged list is the smaller of the old place and the key,
-    /// but at least the old place before it. Neighbours arrive in no predictable order, and a
-    /// mispredicted branch per offer used to cost more than these few vector operations.
+    /// but at least the old place before it, which leaves the list as it was for a key after
+    /// all of them. Neighbours arrive in no predictable order, and a mispredicted branch per
+    /// offer used to cost more than these few vector operations (so did a branch that skipped
+    /// the merge for a key after all kept ones: a quarter of the offers, at no telling which).
     #[inline]
     fn offer(&mut self, key: i32) {
-        if key >= self.0[NEIGHBOURS_PER_MINUTIA] {
-            return;
-        }
-        // With masks (all ones where the key is smaller, from the sign of a difference, which
-        // cannot overflow between -1, keys and FREE) and selections by them: plain integer
-        // operations that the compiler turns into a few vector instructions on any x86-64, where
-        // the minimum and maximum of 32-bit integers became a dozen scalar selections each. The
-        // old places and those before them are two overlapping runs of one array, read whole.
+        // With masks (all ones where the key is smaller, straight from a comparison, which is one
+        // vector instruction: masks from the sign of a difference took two more per four places)
+        // and selections by them: plain integer operations that the compiler turns into a few
+        // vector instructions on any x86-64, where the minimum and maximum of 32-bit integers
+        // became a dozen scalar selections each. The old places and those before them are two
+        // overlapping runs of one array, read whole.
         let mut merged = [0; NEIGHBOURS_PER_MINUTIA];
         for ((merged, &place), &before) in merged
             .iter_mut()
             .zip(&self.0[1..])
             .zip(&self.0[..NEIGHBOURS_PER_MINUTIA])
         {
-            let key_before_place = key.wrapping_sub(place) >> 31;
-            let key_before_before = key.wrapping_sub(before) >> 31;
+            let key_before_place = -i32::from(key < place);
+            let key_before_before = -i32::from(key < before);
             let moved = (before & key_before_before) | (key & !key_before_before);
             *merged = (moved & key_before_place) | (place & !key_before_place);
         }
         self.0[1..].copy_from_slice(&merged);
+    }
+
+    /// The nearest neighbours of the minutia at `r` in `by_row` (`(y, x, index)`, sorted).
+    ///
+    /// Rows below, then rows above, each side until its rows are too far away to hold a nearer
+    /// neighbour than the worst one kept (or to be within reach at all). One out of reach is
+    /// offered as a free place, which changes nothing. (A function of its own, returning the
+    /// places by value, so that they can stay in registers through the search.)
+    #[inline(never)]
+    fn around(by_row: &[(i32, i32, i32)], r: usize) -> Self {
+        let (ay, ax, _) = by_row[r];
+        let mut near = Nearest::EMPTY;
+        let offer = |near: &mut Nearest, (y, x, j): (i32, i32, i32)| -> bool {
+            let dy2 = (y - ay) * (y - ay);
+            if dy2 > near.reach() {
+                return false;
+            }
+            let squared = dy2 + (x - ax) * (x - ax);
+            near.offer(if squared <= MAX_SQUARED_LENGTH {
+                squared << 16 | j
+            } else {
+                Nearest::FREE
+            });
+            true
+        };
+        for &other in &by_row[r + 1..] {
+            if !offer(&mut near, other) {
+                break;
+            }
+        }
+        for &other in by_row[..r].iter().rev() {
+            if !offer(&mut near, other) {
+                break;
+            }
+        }
+        near
     }
 
     /// The keys kept, nearest first.
@@ -188,34 +261,7 @@ impl EdgeTable {
             .zip(edges.chunks_exact_mut(NEIGHBOURS_PER_MINUTIA))
         {
             let r = usize::from(r);
-            let (ay, ax, _) = by_row[r];
-            let mut near = Nearest::EMPTY;
-            // Rows below, then rows above, each side until its rows are too far away to hold a
-            // nearer neighbour than the worst one kept (or to be within reach at all). One out of
-            // reach is offered as a free place, which changes nothing.
-            let offer = |near: &mut Nearest, (y, x, j): (i32, i32, i32)| -> bool {
-                let dy2 = (y - ay) * (y - ay);
-                if dy2 > near.reach() {
-                    return false;
-                }
-                let squared = dy2 + (x - ax) * (x - ax);
-                near.offer(if squared <= MAX_SQUARED_LENGTH {
-                    squared << 16 | j
-                } else {
-                    Nearest::FREE
-                });
-                true
-            };
-            for &other in &by_row[r + 1..] {
-                if !offer(&mut near, other) {
-                    break;
-                }
-            }
-            for &other in by_row[..r].iter().rev() {
-                if !offer(&mut near, other) {
-                    break;
-                }
-            }
+            let near = Nearest::around(&by_row, r);
             let mut count = 0;
             for (k, (key, place)) in near.keys().zip(places.iter_mut()).enumerate() {
                 let (squared, j) = (key >> 16, (key & 0xffff) as usize);
@@ -330,10 +376,13 @@ pub(crate) struct EdgeIndex {
     entries: Vec<IndexedEdge>,
 }
 
-/// An edge as the index keeps it: with the minutia it leaves, packed into 12 bytes.
+/// An edge as the index keeps it: with the minutia it leaves and its own length tolerance, packed
+/// into 16 bytes.
 #[derive(Debug, Clone, Copy)]
 struct IndexedEdge {
     length: f32,
+    /// [`length_tolerance`] of `length`, worked out once here rather than in every query it meets.
+    tolerance: f32,
     from_angle: Turn,
     to_angle: Turn,
     from: u16,
@@ -351,8 +400,12 @@ const _: () = assert!(
     "a bin number must fit the u16 it is filed with"
 );
 
+/// The length bin of `length` (any value: those below 0 go in the first, those beyond the last
+/// bin in the last). Any function that never decreases would do, as long as filing and queries
+/// use the same one; this one multiplies (a division took a dozen cycles, twice per query) and
+/// converts through `i32`, fewer instructions than through `usize`.
 fn length_bin(length: f32) -> usize {
-    ((length.max(0.0) / EDGE_INDEX_LENGTH_BIN_PX) as usize).min(LENGTH_BINS - 1)
+    ((length * (1.0 / EDGE_INDEX_LENGTH_BIN_PX)) as i32).clamp(0, LENGTH_BINS as i32 - 1) as usize
 }
 
 fn angle_bin(angle: Turn) -> usize {
@@ -387,6 +440,7 @@ impl EdgeIndex {
                 let length = length_bin(e.length);
                 let entry = IndexedEdge {
                     length: e.length,
+                    tolerance: length_tolerance(e.length),
                     from_angle: e.from_angle,
                     to_angle: e.to_angle,
                     from: i as u16,
@@ -408,6 +462,7 @@ impl EdgeIndex {
         let offsets = starts.clone();
         let placeholder = IndexedEdge {
             length: 0.0,
+            tolerance: 0.0,
             from_angle: 0,
             to_angle: 0,
             from: 0,
@@ -432,17 +487,20 @@ impl EdgeIndex {
         let (lo, hi) = (length_bin(edge.length - tol), length_bin(edge.length + tol));
         let cell = angle_cell(angle_bin(edge.from_angle), angle_bin(edge.to_angle));
         let (start, end) = (self.offsets[cell + lo], self.offsets[cell + hi + 1]);
+        // The tests are edge_mismatch's, rearranged so that each costs a subtraction and a
+        // comparison: the angles' by AngleWindow; and the length tolerance of the shorter edge is
+        // the smaller of the two edges' own (it grows with the length), so the length difference
+        // is compared with both.
+        let window = AngleWindow::around(edge);
         for (place, e) in (start..end).zip(&self.entries[start as usize..end as usize]) {
             // Every edge is written down and only a match moves on past it: few of the edges
             // in the run match, at no predictable place, and a branch on each was often
-            // mispredicted. (The tests are edge_mismatch's; the mismatch itself, with its
-            // division, is left for the few that match.)
-            let da = turn_gap(e.from_angle, edge.from_angle);
-            let db = turn_gap(e.to_angle, edge.to_angle);
+            // mispredicted. (The mismatch itself, with its division, is left for the few that
+            // match.)
+            let angles_match = window.holds(e.from_angle, e.to_angle);
             let dl = (e.length - edge.length).abs();
-            let tl = length_tolerance(e.length.min(edge.length));
             found[count] = place;
-            count += usize::from((da <= ANGLE_TOLERANCE_TURNS) & (db <= ANGLE_TOLERANCE_TURNS) & (dl <= tl));
+            count += usize::from(angles_match & (dl <= e.tolerance) & (dl <= tol));
         }
         count
     }
@@ -455,7 +513,7 @@ impl EdgeIndex {
         let da = turn_gap(e.from_angle, edge.from_angle);
         let db = turn_gap(e.to_angle, edge.to_angle);
         let dl = (e.length - edge.length).abs();
-        let tl = length_tolerance(e.length.min(edge.length));
+        let tl = e.tolerance.min(length_tolerance(edge.length));
         let m = dl / tl + (da + db) as f32 / ANGLE_TOLERANCE_TURNS as f32;
         (e.from, e.to, MAX_EDGE_MISMATCH - m)
     }

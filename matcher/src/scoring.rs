@@ -136,16 +136,23 @@ fn overlap_and_alignment(
 ) -> (usize, usize) {
     let moved: Vec<(f32, f32)> = probe.points.iter().map(|p| placement.apply(p.x, p.y)).collect();
     let r2 = OVERLAP_RADIUS_PX * OVERLAP_RADIUS_PX;
-    let near = |ax: f32, ay: f32, bx: f32, by: f32| (ax - bx).powi(2) + (ay - by).powi(2) < r2;
-    let probe_inside = moved
-        .iter()
-        .filter(|&&(x, y)| candidate.points.iter().any(|c| near(x, y, c.x, c.y)))
-        .count();
-    let candidate_inside = candidate
-        .points
-        .iter()
-        .filter(|c| moved.iter().any(|&(x, y)| near(x, y, c.x, c.y)))
-        .count();
+    // Every moved probe minutia against every candidate minutia, once, marking both sides: one
+    // pass without early exits, over the candidate's coordinates laid out in two arrays, which
+    // the compiler turns into vector instructions (two passes that each stopped at the first
+    // near minutia compared most pairs twice, one at a time).
+    let (cx, cy): (Vec<f32>, Vec<f32>) = candidate.points.iter().map(|c| (c.x, c.y)).unzip();
+    let mut candidate_near = vec![false; cx.len()];
+    let mut probe_inside = 0;
+    for &(x, y) in &moved {
+        let mut inside = false;
+        for ((near, &cx), &cy) in candidate_near.iter_mut().zip(&cx).zip(&cy) {
+            let close = (x - cx).powi(2) + (y - cy).powi(2) < r2;
+            *near |= close;
+            inside |= close;
+        }
+        probe_inside += usize::from(inside);
+    }
+    let candidate_inside = candidate_near.iter().filter(|&&near| near).count();
     let a2 = ALIGNED_PAIR_RADIUS_PX * ALIGNED_PAIR_RADIUS_PX;
     let aligned = pairing
         .pairs
