@@ -19,10 +19,10 @@
 //! | 13+8·n |  2·k | if present, its `k = c·r` cells, row-major, 2 bytes each                |
 //!
 //! The ridge flow map ([`RidgeFlow`]) has `c = ⌈width / 16⌉` columns and `r = ⌈height / 16⌉` rows
-//! of [`FLOW_CELL_PX`](crate::params::FLOW_CELL_PX) = 16 px cells, so its size follows from the image size. Each cell is two
-//! bytes: the ridge orientation in units of π/256 rad (same direction convention as a minutia's
-//! angle, over half a turn), then the coherence, `0` where the cell is not finger (its orientation
-//! byte must then be `0`), else `1..=255`.
+//! of [`FLOW_CELL_PX`](crate::params::FLOW_CELL_PX) = 16 px cells, so its size follows from the
+//! image size. Each cell is two bytes: the ridge orientation in units of π/256 rad (same direction
+//! convention as a minutia's angle, over half a turn), then the coherence, `0` where the cell is
+//! not finger (its orientation byte must then be `0`), else `1..=255`.
 //!
 //! Minutia `i` starts at offset `12 + 8·i`:
 //!
@@ -36,10 +36,10 @@
 //!
 //! A record is exactly `13 + 8·n` bytes, plus `2·k` with a ridge flow: no padding and no checksum
 //! (stored templates are sealed with an AEAD, which already detects any change). Encoding is
-//! deterministic and canonical: decoding a record and encoding the result gives back the same
-//! bytes. An angle is rounded to the
-//! nearest unit, so it comes back within π/65536 rad (half a unit), always in `[0, 2π)`; an angle
-//! just below 2π that rounds up to a whole turn is written as 0.
+//! deterministic and canonical: decoding a format 2 record and encoding the result gives back the
+//! same bytes. An angle is rounded to the nearest unit, so it comes back within π/65536 rad (half a
+//! unit), always in `[0, 2π)`; an angle just below 2π that rounds up to a whole turn is written
+//! as 0.
 //!
 //! Decoding checks every rule above and reports the first one broken as a [`TemplateError`]. It
 //! reads the version before anything after it, so a record from a later format is reported as
@@ -309,6 +309,8 @@ impl Template {
         let count = usize::from(r.u16()?);
         check_header(width, height, quality, count)?;
         let minutiae_end = HEADER_LEN + count * MINUTIA_LEN;
+        let (columns, rows) = (cells_for(width), cells_for(height));
+        let cells = usize::from(columns) * usize::from(rows);
         let (flow_flag, expected) = if version == FORMAT_VERSION_WITHOUT_FLOW {
             (FLOW_ABSENT, minutiae_end)
         } else {
@@ -316,7 +318,6 @@ impl Template {
                 needed: minutiae_end + 1,
                 actual: bytes.len(),
             })?;
-            let cells = usize::from(cells_for(width)) * usize::from(cells_for(height));
             match flag {
                 FLOW_ABSENT => (flag, minutiae_end + 1),
                 FLOW_PRESENT => (flag, minutiae_end + 1 + cells * FLOW_CELL_LEN),
@@ -356,16 +357,15 @@ impl Template {
             minutiae.push(m);
         }
         let flow = if flow_flag == FLOW_PRESENT {
-            r.u8()?;
-            let (columns, rows) = (cells_for(width), cells_for(height));
-            let mut cells = Vec::with_capacity(usize::from(columns) * usize::from(rows));
-            for index in 0..usize::from(columns) * usize::from(rows) {
+            r.u8()?; // the flag, read above
+            let mut flow_cells = Vec::with_capacity(cells);
+            for index in 0..cells {
                 let [orientation, coherence] = r.array()?;
                 let cell = FlowCell { orientation, coherence };
                 check_flow_cell(index, &cell)?;
-                cells.push(cell);
+                flow_cells.push(cell);
             }
-            RidgeFlow::new(columns, rows, cells)
+            RidgeFlow::new(columns, rows, flow_cells)
         } else {
             None
         };
