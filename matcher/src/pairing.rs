@@ -4,7 +4,6 @@
 //! whose surroundings agree best. Those pairs are the roots from which consolidation grows a
 //! pairing of the whole fingerprint.
 
-use crate::angles::fast_atan2;
 use crate::params::{
     EDGE_ANGLE_TOLERANCE_RAD, EDGE_INDEX_LENGTH_BIN_PX, EDGE_LENGTH_TOLERANCE_FRACTION, EDGE_LENGTH_TOLERANCE_PX,
     MAX_EDGE_LENGTH_PX, NEIGHBOURS_PER_MINUTIA, ROOT_CANDIDATES, ROOT_NEIGHBOURS,
@@ -77,6 +76,90 @@ pub(crate) struct Point {
     pub x: f32,
     pub y: f32,
     pub angle: f32,
+    /// `angle` in [`Turn`]s.
+    turn: Turn,
+    /// Position in whole pixels as the neighbour search sees it (clamped to
+    /// [`MAX_SEARCH_COORDINATE_PX`]), for the directions of edges.
+    column: i32,
+    row: i32,
+}
+
+/// The direction of the edge from pixel offset `(0, 0)` to `(dx, dy)` in [`Turn`]s, where
+/// neither offset is longer than an edge ([`MAX_EDGE_OFFSET_PX`]; longer ones are clamped): the
+/// octant's angle from [`OCTANT_ANGLES`], unfolded to the whole turn by integer steps, with no
+/// floating point and no conversion.
+#[inline]
+fn direction(dx: i32, dy: i32) -> Turn {
+    let (ax, ay) = (
+        dx.unsigned_abs().min(MAX_EDGE_OFFSET_PX),
+        dy.unsigned_abs().min(MAX_EDGE_OFFSET_PX),
+    );
+    let (long, short) = (ax.max(ay) as usize, ax.min(ay) as usize);
+    let within_octant = OCTANT_ANGLES[long * (long + 1) / 2 + short];
+    // Selections rather than branches: the octant of an edge is anyone's guess.
+    let a = if ay > ax {
+        QUARTER_TURN - within_octant
+    } else {
+        within_octant
+    };
+    let a = if dx < 0 { HALF_TURN - a } else { a };
+    if dy < 0 {
+        a.wrapping_neg()
+    } else {
+        a
+    }
+}
+
+const QUARTER_TURN: Turn = 1 << 14;
+const HALF_TURN: Turn = 1 << 15;
+
+/// The longest offset along either axis between two minutiae joined by an edge, px.
+const MAX_EDGE_OFFSET_PX: u32 = MAX_EDGE_LENGTH_PX as u32;
+const _: () = assert!(
+    MAX_EDGE_OFFSET_PX as f32 >= MAX_EDGE_LENGTH_PX,
+    "an edge's offsets must all be in the table"
+);
+
+/// `atan(short / long)` in [`Turn`]s, rounded, for whole pixel offsets
+/// `0 <= short <= long <= MAX_EDGE_OFFSET_PX`, at `long * (long + 1) / 2 + short` (one triangle of
+/// the square, 23 KB, which stays in the first-level cache); `(0, 0)` gives 0. Worked out by the
+/// compiler.
+static OCTANT_ANGLES: [Turn; OCTANT_TABLE_LEN] = octant_angles();
+
+const OCTANT_TABLE_LEN: usize = (MAX_EDGE_OFFSET_PX as usize + 1) * (MAX_EDGE_OFFSET_PX as usize + 2) / 2;
+
+const fn octant_angles() -> [Turn; OCTANT_TABLE_LEN] {
+    let mut table = [0; OCTANT_TABLE_LEN];
+    let mut long = 1;
+    while long <= MAX_EDGE_OFFSET_PX as usize {
+        let mut short = 0;
+        while short <= long {
+            let turns = const_atan(short as f64 / long as f64) * (65536.0 / std::f64::consts::TAU);
+            table[long * (long + 1) / 2 + short] = (turns + 0.5) as Turn;
+            short += 1;
+        }
+        long += 1;
+    }
+    table
+}
+
+/// `atan(t)` for `0 <= t <= 1`, to well within 1e-9 rad, by a function the compiler can evaluate:
+/// above `tan(π/8)` it is `π/4 + atan((t - 1) / (t + 1))`, which leaves an argument of at most
+/// 0.415 for the series `u - u³/3 + u⁵/5 - ...`, whose terms then shrink by 0.17 each.
+const fn const_atan(t: f64) -> f64 {
+    let (base, u) = if t > 0.414_213_562_373_095_1 {
+        (std::f64::consts::FRAC_PI_4, (t - 1.0) / (t + 1.0))
+    } else {
+        (0.0, t)
+    };
+    let (mut sum, mut power, mut k) = (0.0, u, 0);
+    while k < 16 {
+        let term = power / (2 * k + 1) as f64;
+        sum = if k % 2 == 0 { sum + term } else { sum - term };
+        power *= u * u;
+        k += 1;
+    }
+    base + sum
 }
 
 /// The edge from one minutia to a neighbour, described independently of position and rotation.
@@ -96,8 +179,8 @@ pub(crate) struct Edge {
 /// neighbours, shortest first.
 ///
 /// The search for roots looks only at the [`ROOT_NEIGHBOURS`] shortest edges of each minutia, and
-/// growing only at the minutiae it reaches, so the directions of the longer edges (an `atan2` and
-/// two conversions each) are worked out only when growing first reaches their minutia
+/// growing only at the minutiae it reaches, so the directions of the longer edges (a table look-up
+/// each, see [`direction`]) are worked out only when growing first reaches their minutia
 /// ([`EdgeTable::complete`]); until then those edges hold their neighbour and length only.
 #[derive(Debug, Clone)]
 pub(crate) struct EdgeTable {
@@ -233,6 +316,9 @@ impl EdgeTable {
                 x: m.x as f32,
                 y: m.y as f32,
                 angle: m.angle,
+                turn: to_turn(m.angle),
+                column: search_coordinate(m.x),
+                row: search_coordinate(m.y),
             })
             .collect();
         // The minutiae from top to bottom (extraction already stores them so, which makes this
@@ -243,10 +329,7 @@ impl EdgeTable {
             .minutiae
             .iter()
             .enumerate()
-            .map(|(i, m)| {
-                let clamp = |v: u16| i32::from(v.min(MAX_SEARCH_COORDINATE_PX));
-                (clamp(m.y), clamp(m.x), i as i32)
-            })
+            .map(|(i, m)| (search_coordinate(m.y), search_coordinate(m.x), i as i32))
             .collect();
         by_row.sort_unstable();
         let mut rank = vec![0u16; n];
@@ -326,13 +409,18 @@ impl EdgeTable {
     }
 }
 
+/// A coordinate as the neighbour search sees it.
+fn search_coordinate(v: u16) -> i32 {
+    i32::from(v.min(MAX_SEARCH_COORDINATE_PX))
+}
+
 fn edge(a: &Point, b: &Point, to: usize, length: f32) -> Edge {
-    let direction = fast_atan2(b.y - a.y, b.x - a.x);
+    let direction = direction(b.column - a.column, b.row - a.row);
     Edge {
         to: to as u16,
         length,
-        from_angle: to_turn(a.angle - direction),
-        to_angle: to_turn(b.angle - direction),
+        from_angle: a.turn.wrapping_sub(direction),
+        to_angle: b.turn.wrapping_sub(direction),
     }
 }
 
@@ -576,5 +664,28 @@ mod tests {
         assert_eq!(to_turn(TAU), 0);
         assert_eq!(to_turn(-std::f32::consts::FRAC_PI_2), 49152);
         assert_eq!(turn_gap(to_turn(0.1), to_turn(-0.1)), to_turn(0.2));
+    }
+
+    #[test]
+    fn edge_directions_are_the_exact_angle_to_within_one_unit_all_round() {
+        let reach = MAX_EDGE_OFFSET_PX as i32;
+        for dy in -reach..=reach {
+            for dx in -reach..=reach {
+                if dx == 0 && dy == 0 {
+                    continue;
+                }
+                let exact = (f64::from(dy).atan2(f64::from(dx)) * (65536.0 / std::f64::consts::TAU)).round() as i64;
+                let gap = turn_gap(direction(dx, dy), exact as Turn);
+                assert!(gap <= 1, "({dx}, {dy}): {} against {exact}", direction(dx, dy));
+            }
+        }
+        // Straight along each axis, exactly.
+        assert_eq!(direction(5, 0), 0);
+        assert_eq!(direction(0, 5), QUARTER_TURN);
+        assert_eq!(direction(-5, 0), HALF_TURN);
+        assert_eq!(direction(0, -5), 3 * QUARTER_TURN);
+        assert_eq!(direction(0, 0), 0);
+        // Offsets beyond an edge's reach are clamped, never out of the table.
+        assert_eq!(direction(i32::MAX, i32::MIN), direction(reach, -reach));
     }
 }
