@@ -64,6 +64,12 @@ fn flow_bonus(placement: &Placement, flows: Flows) -> f32 {
         placement.probe_centre,
         placement.candidate_centre,
     );
+    // The backward closeness is at most 1, so a forward one this low leaves the mean at or
+    // below the floor whatever the other way gives: most pairs of different fingers stop here.
+    // (The margin covers rounding in a weighted mean of cosines, none of which exceeds 1.)
+    if (forward.closeness() + 1.0) / 2.0 < FLOW_AGREEMENT_FLOOR - 1e-3 {
+        return 0.0;
+    }
     let backward = agreement(
         candidate,
         probe,
