@@ -124,7 +124,7 @@ pub const EDGE_INDEX_LENGTH_BIN_PX: f32 = 10.0;
 /// Comparison: pairings are grown from this many of the best root pairs.
 pub const ROOT_CANDIDATES: usize = 30;
 /// Comparison: after growing pairings from this many roots, ...
-pub const EARLY_ROOTS: usize = 5;
+pub const EARLY_ROOTS: usize = 4;
 /// ... the comparison stops if none of them has at least this much evidence (see `scoring`).
 pub const EARLY_MIN_EVIDENCE: f32 = 3.0;
 /// Comparison: once a pairing holds this many pairs, ...
