@@ -485,7 +485,7 @@ const _: () = assert!(ANGLE_BINS.is_power_of_two(), "angle bins must wrap around
 const LENGTH_BINS: usize = (MAX_EDGE_LENGTH_PX / EDGE_INDEX_LENGTH_BIN_PX) as usize + 2;
 const _: () = assert!(
     ANGLE_BINS * ANGLE_BINS * LENGTH_BINS <= u16::MAX as usize,
-    "a bin number must fit the u16 it is filed with"
+    "a bin number, and the spare bin after them all, must fit the u16 it is filed with"
 );
 
 /// The length bin of `length` (any value: those below 0 go in the first, those beyond the last
@@ -505,27 +505,62 @@ fn angle_cell(from: usize, to: usize) -> usize {
     (from * ANGLE_BINS + to) * LENGTH_BINS
 }
 
-/// The angle bins that hold the angles within tolerance of `angle`: `count` bins from `first` on,
-/// wrapping around.
+/// The one or two angle bins that hold the angles within tolerance of `angle`: the bins of its
+/// lowest and of its highest, the same bin when the whole window lies in one.
 fn angle_bins_around(angle: Turn) -> (usize, usize) {
-    let first = angle_bin(angle.wrapping_sub(ANGLE_TOLERANCE_TURNS));
-    let last = angle_bin(angle.wrapping_add(ANGLE_TOLERANCE_TURNS));
-    (first, (last.wrapping_sub(first) & (ANGLE_BINS - 1)) + 1)
+    (
+        angle_bin(angle.wrapping_sub(ANGLE_TOLERANCE_TURNS)),
+        angle_bin(angle.wrapping_add(ANGLE_TOLERANCE_TURNS)),
+    )
 }
+const _: () = assert!(
+    2 * ANGLE_TOLERANCE_TURNS as u32 <= ANGLE_BIN_TURNS,
+    "the angles within tolerance of one must span at most two angle bins"
+);
 
 impl EdgeIndex {
     pub fn new(table: &EdgeTable) -> Self {
         let bins = ANGLE_BINS * ANGLE_BINS * LENGTH_BINS;
-        // Each edge is filed in every cell whose angles lie within tolerance of its own (one to
-        // four cells), so that a query looks in the one cell of its own angles only. The cells
-        // are worked out once, then counted, then filled.
-        let mut filed: Vec<(u16, IndexedEdge)> = Vec::with_capacity(table.points.len() * ROOT_NEIGHBOURS * 4);
-        let mut starts = vec![0u32; bins + 1];
+        // Each edge is filed in every cell whose angles lie within tolerance of its own (one, two
+        // or four cells), so that a query looks in the one cell of its own angles only. The bins
+        // are worked out once per edge, four of them always, where a cell that is not needed
+        // (its angle window lies in one bin) goes to a spare bin after all others that no query
+        // reaches: four fixed places and selections, where loops over one or two bins per angle
+        // cost a branch each and kept more in memory than in registers. Then the bins are
+        // counted and filled in the order of the edges, so each bin keeps the edges in the order
+        // the table gives them, which `root_pairs` adds up in.
+        let spare = bins;
+        let mut filed: Vec<([u16; 4], IndexedEdge)> = Vec::with_capacity(table.points.len() * ROOT_NEIGHBOURS);
+        // `starts[b + 2]` counts bin `b`'s edges, then after the running sum `starts[b + 1]` is
+        // where bin `b` starts, and moves on as it is filled, to where bin `b + 1` starts: so
+        // `starts[..=bins]` ends up as the offsets, without a copy.
+        let mut starts = vec![0u32; bins + 3];
         for (i, edges) in table.all_root_edges().enumerate() {
             for e in edges {
-                let (from_first, from_count) = angle_bins_around(e.from_angle);
-                let (to_first, to_count) = angle_bins_around(e.to_angle);
+                let (from_low, from_high) = angle_bins_around(e.from_angle);
+                let (to_low, to_high) = angle_bins_around(e.to_angle);
                 let length = length_bin(e.length);
+                let cell_bins = [
+                    angle_cell(from_low, to_low) + length,
+                    if to_high != to_low {
+                        angle_cell(from_low, to_high) + length
+                    } else {
+                        spare
+                    },
+                    if from_high != from_low {
+                        angle_cell(from_high, to_low) + length
+                    } else {
+                        spare
+                    },
+                    if (from_high != from_low) & (to_high != to_low) {
+                        angle_cell(from_high, to_high) + length
+                    } else {
+                        spare
+                    },
+                ];
+                for bin in cell_bins {
+                    starts[bin + 2] += 1;
+                }
                 let entry = IndexedEdge {
                     length: e.length,
                     tolerance: length_tolerance(e.length),
@@ -534,20 +569,14 @@ impl EdgeIndex {
                     from: i as u16,
                     to: e.to,
                 };
-                for a in from_first..from_first + from_count {
-                    for b in to_first..to_first + to_count {
-                        let bin = angle_cell(a & (ANGLE_BINS - 1), b & (ANGLE_BINS - 1)) + length;
-                        starts[bin + 1] += 1;
-                        filed.push((bin as u16, entry));
-                    }
-                }
+                filed.push((cell_bins.map(|bin| bin as u16), entry));
             }
         }
-        for b in 0..bins {
-            starts[b + 1] += starts[b];
+        let mut sum = 0;
+        for start in &mut starts[2..] {
+            sum += *start;
+            *start = sum;
         }
-        // `offsets` keeps where each bin starts; `starts` then moves on as its bin is filled.
-        let offsets = starts.clone();
         let placeholder = IndexedEdge {
             length: 0.0,
             tolerance: 0.0,
@@ -556,13 +585,21 @@ impl EdgeIndex {
             from: 0,
             to: 0,
         };
-        let mut entries = vec![placeholder; filed.len()];
-        for &(bin, entry) in &filed {
-            let place = &mut starts[usize::from(bin)];
-            entries[*place as usize] = entry;
-            *place += 1;
+        let mut entries = vec![placeholder; filed.len() * 4];
+        for (cell_bins, entry) in &filed {
+            for &bin in cell_bins {
+                let place = &mut starts[usize::from(bin) + 1];
+                entries[*place as usize] = *entry;
+                *place += 1;
+            }
         }
-        Self { offsets, entries }
+        // The spare bin's entries, at the end, are never looked at.
+        starts.truncate(bins + 1);
+        entries.truncate(starts[bins] as usize);
+        Self {
+            offsets: starts,
+            entries,
+        }
     }
 
     /// Writes to the front of `found`, in index order, the places in the index of the edges that
