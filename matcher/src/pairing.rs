@@ -300,6 +300,16 @@ impl Nearest {
         near
     }
 
+    /// The minutiae at `(x, y)` as `(row, column, index)` ([`search_coordinate`]s), sorted.
+    fn rows(coordinates: impl Iterator<Item = (u16, u16)>) -> Vec<(i32, i32, i32)> {
+        let mut by_row: Vec<(i32, i32, i32)> = coordinates
+            .enumerate()
+            .map(|(i, (x, y))| (search_coordinate(y), search_coordinate(x), i as i32))
+            .collect();
+        by_row.sort_unstable();
+        by_row
+    }
+
     /// The keys kept, nearest first.
     fn keys(&self) -> impl Iterator<Item = i32> + '_ {
         self.0[1..].iter().copied().take_while(|&key| key != Self::FREE)
@@ -325,13 +335,7 @@ impl EdgeTable {
         // sort a single check), so that each minutia's search can walk outwards from it, nearest
         // rows first, and stop where the rows get too far away: the neighbours then arrive
         // roughly nearest first, and each is put in its place with hardly a shift.
-        let mut by_row: Vec<(i32, i32, i32)> = template
-            .minutiae
-            .iter()
-            .enumerate()
-            .map(|(i, m)| (search_coordinate(m.y), search_coordinate(m.x), i as i32))
-            .collect();
-        by_row.sort_unstable();
+        let by_row = Nearest::rows(template.minutiae.iter().map(|m| (m.x, m.y)));
         let mut rank = vec![0u16; n];
         for (r, &(_, _, i)) in by_row.iter().enumerate() {
             rank[i as usize] = r as u16;
@@ -727,6 +731,52 @@ mod tests {
         assert_eq!(to_turn(TAU), 0);
         assert_eq!(to_turn(-std::f32::consts::FRAC_PI_2), 49152);
         assert_eq!(turn_gap(to_turn(0.1), to_turn(-0.1)), to_turn(0.2));
+    }
+
+    /// The neighbour search finds what a brute-force search over every pair finds, in the same
+    /// order, on random point sets: sparse and dense ones (many ties in distance, points on top of
+    /// each other), fewer than [`NEIGHBOURS_PER_MINUTIA`] points, 255 points, and coordinates
+    /// at and beyond the clamp limit. (A guard for any faster search: the result must not change.)
+    #[test]
+    fn nearest_matches_brute_force() {
+        // splitmix64: a small, deterministic generator so that failures reproduce.
+        let mut state = 0x5EED_u64;
+        let mut next = move |n: u64| {
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            (z ^ (z >> 31)) % n
+        };
+        let limit = u64::from(MAX_SEARCH_COORDINATE_PX);
+        for round in 0..3000 {
+            let n = match round % 7 {
+                0 => next(NEIGHBOURS_PER_MINUTIA as u64 + 2) as usize,
+                1 => 255,
+                _ => 1 + next(100) as usize,
+            };
+            // Squares from a few pixels wide (everything tied, or on top of each other) to wider
+            // than an edge, some of them across the clamp limit.
+            let side = [3, 12, 40, 150, 300, 1000][round % 6];
+            let corner = if round % 5 == 0 { limit - side / 2 } else { next(1000) };
+            let points: Vec<(u16, u16)> = (0..n)
+                .map(|_| ((corner + next(side)) as u16, (corner + next(side)) as u16))
+                .collect();
+            let by_row = Nearest::rows(points.iter().copied());
+            for (r, &(ay, ax, i)) in by_row.iter().enumerate() {
+                let mut expected: Vec<i32> = by_row
+                    .iter()
+                    .filter(|&&(_, _, j)| j != i)
+                    .map(|&(y, x, j)| ((y - ay) * (y - ay) + (x - ax) * (x - ax), j))
+                    .filter(|&(squared, _)| squared <= MAX_SQUARED_LENGTH)
+                    .map(|(squared, j)| squared << 16 | j)
+                    .collect();
+                expected.sort_unstable();
+                expected.truncate(NEIGHBOURS_PER_MINUTIA);
+                let found: Vec<i32> = Nearest::around(&by_row, r).keys().collect();
+                assert_eq!(found, expected, "round {round}, minutia {i} of {n}");
+            }
+        }
     }
 
     #[test]
