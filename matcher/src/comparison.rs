@@ -11,6 +11,8 @@ use crate::params::{
 };
 use crate::scoring::{evidence, score, Flows, Placement};
 use crate::Template;
+use std::borrow::Cow;
+use std::ops::Range;
 
 /// A template prepared once for comparison against many candidates.
 #[derive(Debug, Clone)]
@@ -54,29 +56,42 @@ impl Probe {
 /// Similarity of the templates laid out as `probe` (indexed by `index`) and `candidate`, whose
 /// ridge flows are `flows`.
 fn score_tables(probe: &mut EdgeTable, index: &EdgeIndex, candidate: &mut EdgeTable, flows: Flows) -> f32 {
-    let mut scratch = Scratch::default();
+    let mut scratch = Scratch::new();
     let mut support = Vec::new();
     let roots = root_pairs(index, probe.points.len(), candidate, &mut support);
-    // A root already paired by an earlier pairing would mostly grow that pairing again.
+    // A root already paired by an earlier pairing would mostly grow that pairing again. One bit
+    // per pair of minutiae: a byte each took a few KB to clear for every comparison.
     let nc = candidate.points.len();
-    let mut covered = vec![false; probe.points.len() * nc];
-    let mut pairings: Vec<Pairing> = Vec::new();
+    let mut covered = vec![0u64; (probe.points.len() * nc).div_ceil(64)];
+    // The pairs of every pairing, one run each (see `grow`), with room for the few pairings of
+    // two different fingers (see EARLY_ROOTS below), whose runs are at most this long.
+    let mut pairs = Vec::with_capacity(probe.points.len().min(nc) * EARLY_ROOTS);
+    // Each as the run of `pairs` it holds and its support.
+    let mut pairings: Vec<(Range<usize>, f32)> = Vec::with_capacity(roots.len());
     for (tried, root) in roots.into_iter().enumerate() {
         // Two different fingers rarely grow a strong pairing from any root, while two
         // impressions of one finger almost always do from one of the few best: once those are
         // all weak, the rest would mostly grow more chance pairings.
-        if tried == EARLY_ROOTS && pairings.iter().all(|p| evidence(p) < EARLY_MIN_EVIDENCE) {
+        if tried == EARLY_ROOTS
+            && pairings
+                .iter()
+                .all(|p| evidence(&pairing(&pairs, p)) < EARLY_MIN_EVIDENCE)
+        {
             break;
         }
-        if covered[root.0 as usize * nc + root.1 as usize] {
+        let bit = root.0 as usize * nc + root.1 as usize;
+        if covered[bit / 64] >> (bit % 64) & 1 != 0 {
             continue;
         }
-        let pairing = grow(probe, candidate, root, &mut scratch);
-        for &(i, j) in &pairing.pairs {
-            covered[i as usize * nc + j as usize] = true;
+        let first = pairs.len();
+        let support = grow(probe, candidate, root, &mut scratch, &mut pairs);
+        for &(i, j) in &pairs[first..] {
+            let bit = i as usize * nc + j as usize;
+            covered[bit / 64] |= 1 << (bit % 64);
         }
-        pairings.push(pairing);
+        pairings.push((first..pairs.len(), support));
     }
+    let mut pairings: Vec<Pairing> = pairings.iter().map(|p| pairing(&pairs, p)).collect();
     // Strongest first; equal evidence keeps the order the roots came in.
     pairings.sort_by(|a, b| evidence(b).total_cmp(&evidence(a)));
     let mut rest = pairings.into_iter();
@@ -87,13 +102,21 @@ fn score_tables(probe: &mut EdgeTable, index: &EdgeIndex, candidate: &mut EdgeTa
     score(&best, probe, candidate, flows)
 }
 
+/// The pairing that holds `run` of `pairs` and has `support`.
+fn pairing<'a>(pairs: &'a [(u16, u16)], (run, support): &(Range<usize>, f32)) -> Pairing<'a> {
+    Pairing {
+        pairs: Cow::Borrowed(&pairs[run.clone()]),
+        support: *support,
+    }
+}
+
 /// Adds to `best`, strongest first, every other pairing that shares no minutia with it and lies
 /// where `best`'s rigid placement puts it: skin distortion or a stretch of unreadable ridges can
 /// stop one pairing from growing over the whole overlap, and the pieces of a true match agree on
 /// where the prints lie, while chance pairings scatter.
-fn join_consistent(
+fn join_consistent<'a>(
     best: &mut Pairing,
-    others: impl Iterator<Item = Pairing>,
+    others: impl Iterator<Item = Pairing<'a>>,
     probe: &EdgeTable,
     candidate: &EdgeTable,
 ) {
@@ -115,7 +138,7 @@ fn join_consistent(
         if angle_gap(own.rotation, placement.rotation) <= JOIN_ROTATION_TOLERANCE_RAD
             && off_by <= JOIN_POSITION_TOLERANCE_PX
         {
-            best.pairs.extend_from_slice(&other.pairs);
+            best.pairs.to_mut().extend_from_slice(&other.pairs);
             best.support += other.support;
         }
     }
@@ -324,7 +347,7 @@ mod tests {
 
     /// The pairs of `grid` minutiae `range`, each paired with the same-numbered one of the other
     /// print plus `offset` (wrapping).
-    fn pairs_of(range: std::ops::Range<u16>, offset: u16) -> Pairing {
+    fn pairs_of(range: std::ops::Range<u16>, offset: u16) -> Pairing<'static> {
         Pairing {
             pairs: range.map(|k| (k, (k + offset) % 40)).collect(),
             support: 5.0,

@@ -102,7 +102,7 @@ impl Placement {
         let n = pairing.pairs.len().max(1) as f32;
         let (mut cos_sum, mut sin_sum) = (0.0f32, 0.0f32);
         let (mut px, mut py, mut cx, mut cy) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
-        for &(i, j) in &pairing.pairs {
+        for &(i, j) in pairing.pairs.iter() {
             let (p, c) = (&probe.points[i as usize], &candidate.points[j as usize]);
             let turn = c.angle - p.angle;
             cos_sum += turn.cos();
