@@ -403,6 +403,16 @@ impl EdgeTable {
         &self.edges[i * NEIGHBOURS_PER_MINUTIA..][..usize::from(self.counts[i])]
     }
 
+    /// All [`NEIGHBOURS_PER_MINUTIA`] places of minutia `i`'s edges, those past its edges holding
+    /// [`NO_EDGE`]; [`EdgeTable::complete`] must have been called for it.
+    #[inline]
+    pub fn places_of(&self, i: usize) -> &[Edge; NEIGHBOURS_PER_MINUTIA] {
+        debug_assert!(self.complete[i], "the longer edges of minutia {i} are not worked out");
+        self.edges[i * NEIGHBOURS_PER_MINUTIA..][..NEIGHBOURS_PER_MINUTIA]
+            .try_into()
+            .unwrap()
+    }
+
     /// The [`ROOT_NEIGHBOURS`] shortest edges of every minutia in turn, which are always complete.
     pub fn all_root_edges(&self) -> impl Iterator<Item = &[Edge]> + '_ {
         self.edges
