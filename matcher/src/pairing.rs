@@ -408,9 +408,9 @@ impl EdgeTable {
     #[inline]
     pub fn places_of(&self, i: usize) -> &[Edge; NEIGHBOURS_PER_MINUTIA] {
         debug_assert!(self.complete[i], "the longer edges of minutia {i} are not worked out");
-        self.edges[i * NEIGHBOURS_PER_MINUTIA..][..NEIGHBOURS_PER_MINUTIA]
-            .try_into()
-            .unwrap()
+        self.edges[i * NEIGHBOURS_PER_MINUTIA..]
+            .first_chunk()
+            .expect("every minutia has NEIGHBOURS_PER_MINUTIA places in `edges`")
     }
 
     /// The [`ROOT_NEIGHBOURS`] shortest edges of every minutia in turn, which are always complete.
